@@ -1,0 +1,191 @@
+"""The one way out to a CRM: a pooled requests session with timeouts, and a record
+of every call (redacted) for the delivery's attempts.
+
+Every outbound call goes through CrmSession.request, which
+- applies the connect/read timeouts from settings,
+- turns transport failures into a retryable CrmError,
+- records method, URL, headers, bodies, status and duration with secrets redacted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+
+from .base import CrmError
+
+REDACTED = "[redacted]"
+SECRET_HEADERS = {"authorization", "x-keap-api-key", "cookie", "set-cookie", "x-api-key"}
+SECRET_KEYS = {
+    "access_token",
+    "refresh_token",
+    "client_secret",
+    "code",
+    "api_key",
+    "apikey",
+    "password",
+    "privatekey",
+    "key",
+}
+MAX_BODY_CHARS = 20_000
+# XML-RPC's first parameter is the legacy key: <param><value><string>KEY</string>...
+_XMLRPC_KEY = re.compile(
+    r"(<params>\s*<param>\s*<value>\s*(?:<string>)?)(.*?)((?:</string>)?\s*</value>)", re.S
+)
+
+_local = threading.local()
+
+
+def shared_session() -> requests.Session:
+    """One pooled session per thread (requests.Session is not thread-safe)."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=8, pool_maxsize=8, max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers["User-Agent"] = "LeadFlow/0.1"
+        _local.session = session
+    return session
+
+
+def redact_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {k: (REDACTED if k.lower() in SECRET_HEADERS else v) for k, v in headers.items()}
+
+
+def redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    query = [(k, REDACTED if k.lower() in SECRET_KEYS else v) for k, v in parse_qsl(parts.query)]
+    return urlunsplit(parts._replace(query=urlencode(query, safe="[]")))
+
+
+def _redact_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: (REDACTED if str(k).lower() in SECRET_KEYS else _redact_json(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_redact_json(v) for v in value]
+    return value
+
+
+def redact_body(body: str | bytes | None, content_type: str = "") -> str:
+    """Remove secrets from a request or response body (JSON, form or XML-RPC)."""
+    if not body:
+        return ""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            text = json.dumps(_redact_json(json.loads(text)))
+        except ValueError:
+            pass
+    elif stripped.startswith("<"):
+        text = _XMLRPC_KEY.sub(lambda m: m.group(1) + REDACTED + m.group(3), text, count=1)
+    elif "=" in text and "form" in content_type:
+        pairs = parse_qsl(text, keep_blank_values=True)
+        text = urlencode([(k, REDACTED if k.lower() in SECRET_KEYS else v) for k, v in pairs])
+    return text[:MAX_BODY_CHARS]
+
+
+@dataclass
+class CallRecord:
+    """One HTTP call, redacted, ready to be stored as an Attempt."""
+
+    method: str
+    url: str
+    request_headers: dict[str, str]
+    request_body: str
+    status_code: int | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    response_body: str = ""
+    error: str = ""
+    duration_ms: int = 0
+    started_at: float = 0.0
+
+
+class CrmSession:
+    """Per-delivery wrapper around the shared session that records each call."""
+
+    def __init__(self, *, timeout: tuple[float, float] | None = None, secrets: tuple[str, ...] = ()):
+        self.timeout = timeout or (settings.CRM_CONNECT_TIMEOUT, settings.CRM_READ_TIMEOUT)
+        self.calls: list[CallRecord] = []
+        # Exact secret strings (tokens, keys) scrubbed from anything recorded.
+        self._secrets = tuple(s for s in secrets if s)
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """Send one request. Raises CrmError (retryable) on timeouts and connection errors;
+        returns the response for any HTTP status: interpreting it is the caller's job."""
+        kwargs.setdefault("timeout", self.timeout)
+        session = shared_session()
+        prepared = session.prepare_request(requests.Request(method, url, **kwargs))
+        timeout = kwargs["timeout"]
+        record = CallRecord(
+            method=method.upper(),
+            url=self._scrub(redact_url(prepared.url or url)),
+            request_headers=redact_headers(dict(prepared.headers)),
+            request_body=self._scrub(
+                redact_body(prepared.body, prepared.headers.get("Content-Type", ""))
+            ),
+            started_at=time.time(),
+        )
+        self.calls.append(record)
+        started = time.perf_counter()
+        try:
+            response = session.send(prepared, timeout=timeout, allow_redirects=False)
+        except requests.Timeout as exc:
+            record.error = "timeout"
+            raise CrmError("CRM timed out", retryable=True) from exc
+        except requests.ConnectionError as exc:
+            record.error = "connection failed"
+            raise CrmError("could not connect to CRM", retryable=True) from exc
+        except requests.RequestException as exc:
+            record.error = "request failed"
+            raise CrmError("request to CRM failed", retryable=True) from exc
+        finally:
+            record.duration_ms = int((time.perf_counter() - started) * 1000)
+        record.status_code = response.status_code
+        record.response_headers = redact_headers(dict(response.headers))
+        record.response_body = self._scrub(
+            redact_body(response.content, response.headers.get("Content-Type", ""))
+        )
+        return response
+
+    @property
+    def total_ms(self) -> int:
+        return sum(c.duration_ms for c in self.calls)
+
+
+def retry_after_seconds(response: requests.Response) -> float | None:
+    """Retry-After in seconds, when the CRM sent one (Keap and HighLevel usually don't)."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def json_or_empty(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return {}

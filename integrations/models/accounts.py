@@ -1,0 +1,63 @@
+"""CRM accounts: one connection to one CRM tenant, with its credentials."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from integrations.secrets import EncryptedTextField
+
+
+class CrmKind(models.TextChoices):
+    KEAP = "keap", "Keap (Infusionsoft)"
+    HIGHLEVEL = "highlevel", "HighLevel (LeadConnector)"
+
+
+class AuthType(models.TextChoices):
+    OAUTH = "oauth", "OAuth2 (connect in the browser)"
+    API_KEY = "api_key", "API key (Keap PAT / SAK, HighLevel private integration token)"
+
+
+class AccountStatus(models.TextChoices):
+    NOT_CONNECTED = "not_connected", "Not connected"
+    CONNECTED = "connected", "Connected"
+    NEEDS_RECONNECT = "needs_reconnect", "Needs reconnect"
+
+
+class Account(models.Model):
+    name = models.CharField(max_length=120)
+    crm = models.CharField(max_length=20, choices=CrmKind.choices)
+    auth_type = models.CharField(max_length=10, choices=AuthType.choices, default=AuthType.OAUTH)
+    status = models.CharField(
+        max_length=20, choices=AccountStatus.choices, default=AccountStatus.NOT_CONNECTED
+    )
+    # Secrets: encrypted at rest (integrations.secrets), never shown in the admin.
+    api_key = EncryptedTextField(blank=True, default="")
+    access_token = EncryptedTextField(blank=True, default="")
+    refresh_token = EncryptedTextField(blank=True, default="")
+    token_expires_at = models.DateTimeField(null=True, blank=True)
+    # Bumped on every successful refresh, so concurrent refreshers can tell that the
+    # token they hold has already been replaced.
+    token_generation = models.PositiveIntegerField(default=0)
+    # HighLevel sub-account (location) id; Keap's tenant host from the token scope.
+    external_id = models.CharField(max_length=120, blank=True, default="")
+    # Catalogue fetched by "Test connection": custom fields, tags, sequences, ...
+    catalogue = models.JSONField(default=dict, blank=True)
+    catalogue_refreshed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=200, blank=True, default="")
+    # Requests per second this account may send (the CRM's spike limit).
+    rate_limit_per_second = models.PositiveIntegerField(default=10)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_crm_display()})"
+
+    @property
+    def is_usable(self) -> bool:
+        if self.auth_type == AuthType.API_KEY:
+            return bool(self.api_key)
+        return self.status == AccountStatus.CONNECTED and bool(self.access_token)

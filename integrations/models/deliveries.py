@@ -1,0 +1,91 @@
+"""Deliveries (the outbox: one lead through one recipient step) and their attempts."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from .flows import Step
+from .leads import Lead
+
+
+class Outcome(models.TextChoices):
+    SUCCESS = "success", "Success"
+    FAILURE = "failure", "Failure"
+    ERROR = "error", "Error"
+    SKIP = "skip", "Skip"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"  # due at next_attempt_at, waiting for a worker
+    IN_PROGRESS = "in_progress", "In progress"  # leased by a worker until lease_expires_at
+    HELD = "held", "Held"  # waiting for its account to be reconnected
+    DONE = "done", "Done"  # has an outcome
+
+
+class Delivery(models.Model):
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="deliveries")
+    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="deliveries")
+    status = models.CharField(
+        max_length=12, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, blank=True, default="")
+    reason = models.CharField(max_length=200, blank=True, default="")
+    contact_id = models.CharField(max_length=64, blank=True, default="")
+    duplicate = models.BooleanField(null=True, blank=True)
+    response_ms = models.PositiveIntegerField(null=True, blank=True)
+    attempt_count = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    lease_owner = models.CharField(max_length=64, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["lead", "step"], name="delivery_one_per_lead_step")
+        ]
+        indexes = [
+            # The sweeper: pending work that is due, and leases that have run out.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="delivery_pending_due",
+                condition=models.Q(status="pending"),
+            ),
+            models.Index(
+                fields=["lease_expires_at"],
+                name="delivery_lease_expiry",
+                condition=models.Q(status="in_progress"),
+            ),
+            # Admin lists and health reports: by step over time, by outcome.
+            models.Index(fields=["step", "-created_at"]),
+            models.Index(fields=["outcome", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lead_id} → {self.step}"
+
+
+class Attempt(models.Model):
+    """One HTTP call to a CRM, with its request and response (secrets redacted)."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField(help_text="Which delivery attempt this call belongs to")
+    method = models.CharField(max_length=10)
+    url = models.CharField(max_length=500)
+    request_headers = models.JSONField(default=dict)
+    request_body = models.TextField(blank=True, default="")
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    response_headers = models.JSONField(default=dict)
+    response_body = models.TextField(blank=True, default="")
+    error = models.CharField(max_length=200, blank=True, default="")
+    duration_ms = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["delivery", "started_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.url} → {self.status_code or self.error}"

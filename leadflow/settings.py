@@ -1,0 +1,253 @@
+"""LeadFlow settings: every knob comes from the environment (or an optional .env).
+
+Defaults run on one machine with nothing installed: SQLite in WAL mode, kombu's
+filesystem broker and the built-in sandbox CRMs. DATABASE_URL and CELERY_BROKER_URL
+switch to PostgreSQL and Redis/RabbitMQ. Production secrets fail loudly when missing.
+"""
+
+import base64
+import hashlib
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+
+_DEV_SECRET = "dev-only-insecure-secret-key-do-not-use-in-production-0123456789"
+SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET if DEBUG else "")
+if not SECRET_KEY:
+    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# Secrets stored in the database (CRM tokens, API keys) are encrypted with Fernet.
+# FIELD_ENCRYPTION_KEYS is a comma-separated list: the first key encrypts, any key
+# decrypts (rotate by prepending a new key, run `manage.py secrets_rotate`, then drop
+# the old one). In DEBUG a key is derived from SECRET_KEY so a laptop needs nothing.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+if not FIELD_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set when DEBUG is off.")
+    FIELD_ENCRYPTION_KEYS = [
+        base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest()).decode()
+    ]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "integrations",
+]
+
+# The built-in CRM emulators. Off by default in production; `make run` and the tests
+# turn them on. Product code never imports them: they are reached over HTTP only.
+SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=DEBUG)
+if SANDBOX_ENABLED:
+    INSTALLED_APPS += ["integrations.sandbox.keap", "integrations.sandbox.highlevel"]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
+
+ROOT_URLCONF = "leadflow.urls"
+WSGI_APPLICATION = "leadflow.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------------
+DATABASES = {
+    "default": env.db_url(
+        "DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'leadflow.sqlite3'}"
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web process read while the worker writes; IMMEDIATE transactions
+    # take the write lock up front instead of failing half way with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (intake rate limits, idempotent OAuth state, sandbox rate windows) --------
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://leadflow")}
+
+# --- Auth: django-allauth for staff login (rate limits, TOTP MFA) --------------------
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+ACCOUNT_ADAPTER = "integrations.auth.StaffOnlyAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGOUT_ON_GET = False
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "LeadFlow"
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "/admin/"
+ACCOUNT_LOGOUT_REDIRECT_URL = "/accounts/login/"
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+)
+
+# --- I18N / static ------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+# --- Security (production defaults; DEBUG relaxes the HTTPS-only ones) --------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+
+# --- Celery ---------------------------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = VAR_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir),
+        "data_folder_out": str(_broker_dir),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+        "polling_interval": 0.5,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="leadflow")
+CELERY_BEAT_SCHEDULE = {
+    # The outbox sweeper: anything due and unclaimed (a lost message, a dead worker)
+    # is enqueued again. Safe to overlap: claiming is a conditional UPDATE.
+    "sweep-deliveries": {"task": "integrations.tasks.sweep_deliveries", "schedule": 15.0},
+    # Idempotency keys are honoured for 24 h; after that the key may be reused.
+    "expire-idempotency-keys": {
+        "task": "integrations.tasks.expire_idempotency_keys",
+        "schedule": timedelta(hours=1),
+    },
+}
+
+# --- Delivery engine --------------------------------------------------------------------
+DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=6)
+DELIVERY_BACKOFF_BASE_SECONDS = env.float("DELIVERY_BACKOFF_BASE_SECONDS", default=5.0)
+DELIVERY_BACKOFF_MAX_SECONDS = env.float("DELIVERY_BACKOFF_MAX_SECONDS", default=900.0)
+DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=120)
+CRM_CONNECT_TIMEOUT = env.float("CRM_CONNECT_TIMEOUT", default=5.0)
+CRM_READ_TIMEOUT = env.float("CRM_READ_TIMEOUT", default=20.0)
+
+# --- Intake -------------------------------------------------------------------------------
+INTAKE_MAX_BODY_BYTES = env.int("INTAKE_MAX_BODY_BYTES", default=64 * 1024)
+INTAKE_MAX_FIELD_CHARS = env.int("INTAKE_MAX_FIELD_CHARS", default=10_000)
+INTAKE_MAX_WAIT_SECONDS = 30
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(INTAKE_MAX_BODY_BYTES, 2_621_440)
+
+# --- CRM endpoints (DESIGN.md): production by default, the sandbox under `make run` ---
+KEAP_AUTHORIZE_URL = env.str(
+    "KEAP_AUTHORIZE_URL", default="https://accounts.infusionsoft.com/app/oauth/authorize"
+)
+KEAP_TOKEN_URL = env.str("KEAP_TOKEN_URL", default="https://api.infusionsoft.com/token")
+KEAP_API_BASE_URL = env.str("KEAP_API_BASE_URL", default="https://api.infusionsoft.com/crm")
+KEAP_CLIENT_ID = env.str("KEAP_CLIENT_ID", default="")
+KEAP_CLIENT_SECRET = env.str("KEAP_CLIENT_SECRET", default="")
+HIGHLEVEL_AUTHORIZE_URL = env.str(
+    "HIGHLEVEL_AUTHORIZE_URL",
+    default="https://marketplace.gohighlevel.com/v2/oauth/chooselocation",
+)
+HIGHLEVEL_TOKEN_URL = env.str(
+    "HIGHLEVEL_TOKEN_URL", default="https://services.leadconnectorhq.com/oauth/token"
+)
+HIGHLEVEL_API_BASE_URL = env.str(
+    "HIGHLEVEL_API_BASE_URL", default="https://services.leadconnectorhq.com"
+)
+HIGHLEVEL_CLIENT_ID = env.str("HIGHLEVEL_CLIENT_ID", default="")
+HIGHLEVEL_CLIENT_SECRET = env.str("HIGHLEVEL_CLIENT_SECRET", default="")
+
+# --- Demo data (`manage.py demo_seed`) ----------------------------------------------------
+DEMO_API_KEY = env.str("DEMO_API_KEY", default="")
+DEMO_KEAP_API_KEY = env.str("DEMO_KEAP_API_KEY", default="")
+DEMO_HIGHLEVEL_TOKEN = env.str("DEMO_HIGHLEVEL_TOKEN", default="")
+DEMO_HIGHLEVEL_LOCATION_ID = env.str("DEMO_HIGHLEVEL_LOCATION_ID", default="")
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+
+# The benchmark's reference views (a bare JSON view and a raw INSERT). Off normally.
+BENCH_REFERENCE_VIEWS = env.bool("BENCH_REFERENCE_VIEWS", default=False)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
