@@ -1,0 +1,108 @@
+"""Shared fixtures: the sandbox over a real socket, and a real Celery worker process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def sandbox_urls(live_server, settings):
+    """Point every CRM endpoint at the built-in sandbox on the live server."""
+    base = f"{live_server.url}/sandbox"
+    urls = {
+        "KEAP_API_BASE_URL": f"{base}/keap/crm",
+        "KEAP_TOKEN_URL": f"{base}/keap/token",
+        "KEAP_AUTHORIZE_URL": f"{base}/keap/app/oauth/authorize",
+        "HIGHLEVEL_API_BASE_URL": f"{base}/highlevel",
+        "HIGHLEVEL_TOKEN_URL": f"{base}/highlevel/oauth/token",
+        "HIGHLEVEL_AUTHORIZE_URL": f"{base}/highlevel/oauth/chooselocation",
+    }
+    for name, value in urls.items():
+        setattr(settings, name, value)
+    return urls
+
+
+def _worker_database_url() -> str:
+    """The URL of the *test* database, for a worker in another process."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, live_server, tmp_path_factory):
+    """A real `celery worker` process on the test database and the sandbox CRMs.
+
+    Session-scoped: started once, the first time a test asks for it. Tests using it
+    must be `transaction=True` so the worker sees their rows.
+    """
+    from leadflow.celery import app
+
+    with django_db_blocker.unblock():
+        db_url = _worker_database_url()
+    base = f"{live_server.url}/sandbox"
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "KEAP_API_BASE_URL": f"{base}/keap/crm",
+        "KEAP_TOKEN_URL": f"{base}/keap/token",
+        "KEAP_AUTHORIZE_URL": f"{base}/keap/app/oauth/authorize",
+        "HIGHLEVEL_API_BASE_URL": f"{base}/highlevel",
+        "HIGHLEVEL_TOKEN_URL": f"{base}/highlevel/oauth/token",
+        "HIGHLEVEL_AUTHORIZE_URL": f"{base}/highlevel/oauth/chooselocation",
+        # Fast retries so retry paths finish within a test.
+        "DELIVERY_BACKOFF_BASE_SECONDS": "0.2",
+        "DELIVERY_BACKOFF_MAX_SECONDS": "1",
+        "CRM_READ_TIMEOUT": "2",
+        "DELIVERY_LEASE_SECONDS": "30",
+    }
+    app.control.purge()
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    hostname = f"test-worker-{os.getpid()}@localhost"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "leadflow", "worker",
+             "--loglevel=INFO", "--concurrency=4", "--pool=prefork", "--without-mingle",
+             "--without-gossip", f"--hostname={hostname}",
+             f"--queues={settings.CELERY_TASK_DEFAULT_QUEUE}"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"celery worker exited: {log.read_text()[-3000:]}")
+        if b" ready." in log.read_bytes():
+            break
+        time.sleep(0.2)
+    else:
+        proc.terminate()
+        pytest.fail(f"celery worker did not start: {log.read_text()[-3000:]}")
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def wait_until(predicate, *, timeout: float = 20.0, interval: float = 0.1):
+    """Poll `predicate` until it returns something truthy; fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")

@@ -29,13 +29,14 @@ class Flow(models.Model):
 class Source(models.Model):
     """A lead source posting into a flow, with its own API key.
 
-    Only the key's SHA-256 digest is stored (unique, indexed): the key itself is
-    shown once, when it is created.
+    Only the key's SHA-256 digest is stored (indexed): the key itself is shown once,
+    when it is created. One key may serve several flows (a vendor posting to each),
+    hence unique per (digest, flow); the intake URL names the flow.
     """
 
     flow = models.ForeignKey(Flow, on_delete=models.CASCADE, related_name="sources")
     name = models.CharField(max_length=120)
-    key_digest = models.CharField(max_length=64, unique=True, editable=False)
+    key_digest = models.CharField(max_length=64, editable=False)
     key_hint = models.CharField(max_length=12, editable=False, help_text="First characters")
     active = models.BooleanField(default=True)
     rate_limit_per_minute = models.PositiveIntegerField(
@@ -45,6 +46,11 @@ class Source(models.Model):
 
     class Meta:
         ordering = ["flow", "name"]
+        constraints = [
+            # Also the lookup index: digest first, so the status endpoint's
+            # digest-only lookup uses it too.
+            models.UniqueConstraint(fields=["key_digest", "flow"], name="source_key_per_flow")
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} → {self.flow}"

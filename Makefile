@@ -1,0 +1,47 @@
+# LeadFlow: `make run` (set up and run the demo), `make test` (set up and run the suite),
+# `make bench` (benchmarks; `make bench ONLY=intake` for one).
+PORT ?= 8000
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+# The demo: SQLite (WAL), kombu's filesystem broker, the sandbox CRMs, demo data.
+# DATABASE_URL / CELERY_BROKER_URL, when set, are used instead.
+run: export DEBUG ?= true
+run: export SANDBOX_ENABLED ?= true
+run: export LEADFLOW_PORT := $(PORT)
+run: export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
+run: $(VENV)/.installed
+	@mkdir -p var/broker/processed
+	$(BIN)/python manage.py migrate --noinput -v 0
+	$(BIN)/python manage.py demo_seed
+	$(BIN)/honcho start -f Procfile
+
+# The whole suite, on the local PostgreSQL + Redis when they answer (see
+# scripts/local_services.py), with a real Celery worker and headless Chromium.
+test: $(VENV)/.installed
+	@mkdir -p var/broker/processed
+	@$(BIN)/python scripts/ensure_chromium.py
+	@eval "$$($(BIN)/python scripts/local_services.py)"; \
+	  echo "database: $${DATABASE_URL:-sqlite}  broker: $${CELERY_BROKER_URL:-filesystem}"; \
+	  $(BIN)/pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed
+	@eval "$$($(BIN)/python scripts/local_services.py)"; \
+	  $(BIN)/python -m bench $(if $(ONLY),--only $(ONLY))
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check leadflow integrations tests scripts bench
+
+clean:
+	rm -rf var staticfiles

@@ -1,0 +1,43 @@
+"""Claiming a delivery with a lease, so that one delivery is worked by one worker.
+
+The claim is a single conditional UPDATE: whoever changes the row owns it until the
+lease runs out. A duplicate broker message, or a sweeper re-enqueue racing the
+original, finds nothing to claim and does nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
+
+from integrations.models import Delivery, DeliveryStatus
+
+
+def new_lease_owner() -> str:
+    return uuid.uuid4().hex
+
+
+def claimable(now: datetime) -> Q:
+    """Due pending work, or work whose worker died (its lease ran out)."""
+    return Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now) | Q(
+        status=DeliveryStatus.IN_PROGRESS, lease_expires_at__lt=now
+    )
+
+
+def delivery_claim(*, delivery_id: int, owner: str, now: datetime | None = None) -> bool:
+    """Take the lease on one delivery. True when this caller now owns it."""
+    now = now or timezone.now()
+    updated = (
+        Delivery.objects.filter(claimable(now), pk=delivery_id)
+        .update(
+            status=DeliveryStatus.IN_PROGRESS,
+            lease_owner=owner,
+            lease_expires_at=now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS),
+            attempt_count=F("attempt_count") + 1,
+        )
+    )
+    return updated == 1

@@ -1,0 +1,36 @@
+"""What the status endpoint (and `?wait=`) answers about a lead."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count
+
+from integrations.models import Lead
+
+
+def lead_document(lead: Lead) -> dict[str, Any]:
+    deliveries = (
+        lead.deliveries.select_related("step")
+        .annotate(calls=Count("attempts"))
+        .order_by("step__position", "pk")
+    )
+    return {
+        "id": str(lead.id),
+        "flow": lead.flow_id,
+        "status": lead.status,
+        "received_at": lead.received_at.isoformat(),
+        "steps": [
+            {
+                "step": d.step.name,
+                "status": d.status,
+                "outcome": d.outcome or None,
+                "reason": d.reason or None,
+                "contact_id": d.contact_id or None,
+                "duplicate": d.duplicate,
+                "attempts": d.attempt_count,
+                "response_ms": d.response_ms,
+            }
+            for d in deliveries
+        ],
+    }

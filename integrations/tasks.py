@@ -1,0 +1,31 @@
+"""Thin Celery tasks: take ids, call one service."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.utils import timezone
+
+from integrations.delivery.engine import delivery_attempt
+from integrations.delivery.sweeper import delivery_sweep
+from integrations.models import Lead
+
+
+@shared_task(name="integrations.tasks.deliver", acks_late=True, ignore_result=True)
+def deliver(delivery_id: int) -> None:
+    delivery_attempt(delivery_id=delivery_id)
+
+
+@shared_task(name="integrations.tasks.sweep_deliveries", ignore_result=True)
+def sweep_deliveries() -> int:
+    return len(delivery_sweep())
+
+
+@shared_task(name="integrations.tasks.expire_idempotency_keys", ignore_result=True)
+def expire_idempotency_keys() -> int:
+    """Idempotency keys are honoured for 24 h; after that a key may be used again."""
+    cutoff = timezone.now() - timedelta(hours=24)
+    return Lead.objects.filter(idempotency_key__isnull=False, received_at__lt=cutoff).update(
+        idempotency_key=None
+    )

@@ -1,0 +1,65 @@
+"""Small factories: the rows a test needs, with sensible defaults."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from integrations.intake.keys import source_create
+from integrations.models import (
+    Account,
+    AccountStatus,
+    AuthType,
+    CrmKind,
+    FieldMapping,
+    Flow,
+    Recipient,
+    Step,
+)
+
+
+def keap_account(**overrides) -> Account:
+    fields = {
+        "name": "Keap test",
+        "crm": CrmKind.KEAP,
+        "auth_type": AuthType.API_KEY,
+        "api_key": settings.SANDBOX_KEAP_API_KEY,
+        "status": AccountStatus.CONNECTED,
+    }
+    fields.update(overrides)
+    return Account.objects.create(**fields)
+
+
+def flow_with_step(
+    *, account: Account | None = None, recipient: str = Recipient.KEAP_REST, mappings=(), **step
+) -> tuple[Flow, Step, str]:
+    """A flow with one recipient step and one source. Returns (flow, step, api key)."""
+    flow = Flow.objects.create(name=step.pop("flow_name", "Test flow"))
+    account = account or keap_account()
+    step_fields = {"name": "Deliver", "position": 1, "account": account, "recipient": recipient}
+    step_fields.update(step)
+    created = Step.objects.create(flow=flow, **step_fields)
+    for source, target in mappings:
+        FieldMapping.objects.create(step=created, source=source, target=target)
+    _, key = source_create(flow=flow, name="Test source")
+    return flow, created, key
+
+
+FULL_LEAD = {
+    "first_name": "Ann",
+    "middle_name": "Q",
+    "last_name": "Lee",
+    "suffix": "Jr",
+    "email": "ann.lee@example.com",
+    "phone_1": "(602) 555-0101",
+    "phone_2": "+1 480 555 0102",
+    "phone_3": "623-555-0103",
+    "address_1": "1 Main St",
+    "address_2": "Suite 5",
+    "city": "Phoenix",
+    "state": "AZ",
+    "postal_code": "85001",
+    "website": "https://ann.example.com",
+    "comments": "Wants a call after 5pm",
+    "title": "CTO",
+    "dob": "1990-09-25",
+}
