@@ -133,10 +133,9 @@ class CrmSession:
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
         """Send one request. Raises CrmError (retryable) on timeouts and connection errors;
         returns the response for any HTTP status: interpreting it is the caller's job."""
-        kwargs.setdefault("timeout", self.timeout)
+        timeout = kwargs.pop("timeout", self.timeout)
         session = shared_session()
         prepared = session.prepare_request(requests.Request(method, url, **kwargs))
-        timeout = kwargs["timeout"]
         record = CallRecord(
             method=method.upper(),
             url=self._scrub(redact_url(prepared.url or url)),

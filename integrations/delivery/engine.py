@@ -54,7 +54,13 @@ def delivery_attempt(*, delivery_id: int) -> Delivery | None:
     delivery = Delivery.objects.select_related("lead", "step", "step__account").get(pk=delivery_id)
     http = CrmSession(secrets=_secrets_of(delivery))
     verdict = _run(delivery, http)
-    _record(delivery, owner=owner, verdict=verdict, calls=http.calls, response_ms=http.total_ms)
+    _record(
+        delivery,
+        owner=owner,
+        verdict=verdict,
+        calls=http.calls,
+        response_ms=http.total_ms if http.calls else None,
+    )
     return delivery
 
 
@@ -116,7 +122,7 @@ def _record(
     owner: str,
     verdict: Verdict,
     calls: list[CallRecord],
-    response_ms: int,
+    response_ms: int | None,
 ) -> None:
     now = timezone.now()
     with transaction.atomic():
@@ -129,7 +135,7 @@ def _record(
             log.warning("delivery %s: lease lost before recording", delivery.pk)
             return
         Attempt.objects.bulk_create(_attempts(delivery, calls))
-        fields = {"lease_owner": "", "lease_expires_at": None, "response_ms": response_ms or None}
+        fields = {"lease_owner": "", "lease_expires_at": None, "response_ms": response_ms}
         if verdict.result is not None:
             result = verdict.result
             fields.update(

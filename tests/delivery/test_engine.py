@@ -1,0 +1,241 @@
+"""The delivery engine in-process: claim and lease, outcomes, retries, holds, the sweeper.
+
+The CRM is faked with `responses` at the HTTP seam; the real-worker, real-sandbox
+path is in test_worker_end_to_end.py.
+"""
+
+import threading
+import time
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+import requests
+import responses
+from django.db import connection
+from django.utils import timezone
+
+from integrations.delivery.claim import delivery_claim
+from integrations.delivery.engine import delivery_attempt
+from integrations.delivery.sweeper import delivery_sweep
+from integrations.intake.services import lead_accept
+from integrations.models import (
+    AccountStatus,
+    Attempt,
+    Delivery,
+    DeliveryStatus,
+    LeadStatus,
+    OnError,
+    Step,
+)
+from tests.factories import flow_with_step, keap_account
+
+BASE = "https://keap.test/crm"
+CONTACTS = f"{BASE}/rest/v1/contacts"
+
+
+@pytest.fixture(autouse=True)
+def keap_at_test_host(settings):
+    settings.KEAP_API_BASE_URL = BASE
+    settings.DELIVERY_BACKOFF_BASE_SECONDS = 1
+
+
+def new_delivery(step_source, fields=None) -> Delivery:
+    flow, step, _ = step_source
+    source = flow.sources.get()
+    with mock.patch("integrations.delivery.enqueue.transaction.on_commit"):
+        accepted = lead_accept(source=source, payload=fields or {"email": "a@b.co"},
+                               fields=fields or {"email": "a@b.co"}, idempotency_key=None)
+    return accepted.lead.deliveries.get()
+
+
+@pytest.fixture
+def create_step():
+    return flow_with_step(action="create")
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_a_created_contact_is_a_success_with_its_id_and_attempt(create_step):
+    responses.post(CONTACTS, json={"id": 77}, status=201)
+    delivery = new_delivery(create_step)
+    delivery_attempt(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.outcome, delivery.contact_id, delivery.duplicate) == (
+        DeliveryStatus.DONE, "success", "77", False)
+    assert delivery.response_ms is not None and delivery.attempt_count == 1
+    attempt = Attempt.objects.get(delivery=delivery)
+    assert (attempt.method, attempt.status_code) == ("POST", 201)
+    assert "a@b.co" in attempt.request_body
+    assert delivery.lead.__class__.objects.get(pk=delivery.lead_id).status == LeadStatus.DONE
+
+
+@pytest.mark.django_db
+@responses.activate
+@pytest.mark.parametrize("status, outcome, reason", [
+    (400, "failure", "invalid request"),
+    (409, "failure", "duplicate contact rejected"),
+    (401, "error", "authentication rejected"),
+])
+def test_final_answers_are_recorded_without_retry(create_step, status, outcome, reason):
+    responses.post(CONTACTS, json={"message": "Input could not be converted to a valid request"},
+                   status=status)
+    delivery = new_delivery(create_step)
+    delivery_attempt(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.outcome, delivery.reason) == (DeliveryStatus.DONE, outcome, reason)
+    assert delivery.attempt_count == 1
+
+
+@pytest.mark.django_db
+@responses.activate
+@pytest.mark.parametrize("answer", [
+    {"status": 503, "json": {}},
+    {"status": 429, "json": {}},
+    {"body": requests.Timeout()},
+    {"body": requests.ConnectionError()},
+], ids=["5xx", "429", "timeout", "connection"])
+def test_transient_errors_are_retried_later_with_backoff(create_step, answer):
+    responses.post(CONTACTS, **answer)
+    delivery = new_delivery(create_step)
+    before = timezone.now()
+    delivery_attempt(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.PENDING and delivery.outcome == ""
+    assert delivery.next_attempt_at > before + timedelta(seconds=0.5)
+    assert delivery.lease_owner == ""
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_the_last_allowed_try_records_the_final_error(create_step, settings):
+    settings.DELIVERY_MAX_ATTEMPTS = 2
+    responses.post(CONTACTS, status=503, json={})
+    responses.get(CONTACTS, json={"contacts": []})
+    delivery = new_delivery(create_step)
+    for _ in range(2):
+        Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+        delivery_attempt(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.outcome, delivery.reason, delivery.attempt_count) == (
+        DeliveryStatus.DONE, "error", "CRM server error (503)", 2)
+    tries = Attempt.objects.filter(delivery=delivery, method="POST").values_list("number", flat=True)
+    assert sorted(tries) == [1, 2]
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_a_retry_of_a_create_adopts_the_contact_the_first_try_made(create_step):
+    responses.post(CONTACTS, body=requests.Timeout())
+    delivery = new_delivery(create_step)
+    delivery_attempt(delivery_id=delivery.pk)
+    responses.replace(responses.POST, CONTACTS, json={"id": 999}, status=201)
+    responses.get(CONTACTS, json={"contacts": [{"id": 31, "given_name": "", "family_name": ""}]})
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    delivery_attempt(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert (delivery.outcome, delivery.contact_id) == ("success", "31")
+    posts = [c for c in responses.calls if c.request.method == "POST"]
+    assert len(posts) == 1  # only the first, timed-out try
+
+
+@pytest.mark.django_db
+def test_a_lead_without_email_or_phone_is_skipped_without_a_request(create_step):
+    delivery = new_delivery(create_step, {"first_name": "Ann"})
+    with responses.RequestsMock() as mocked:  # any request would fail the test
+        delivery_attempt(delivery_id=delivery.pk)
+        assert len(mocked.calls) == 0
+    delivery.refresh_from_db()
+    assert (delivery.outcome, delivery.reason) == ("skip", "no email or phone")
+
+
+@pytest.mark.django_db
+def test_an_account_needing_reconnect_holds_its_deliveries(create_step):
+    _, step, _ = create_step
+    step.account.status = AccountStatus.NEEDS_RECONNECT
+    step.account.save()
+    delivery = new_delivery(create_step)
+    delivery_attempt(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.outcome, delivery.reason) == (
+        DeliveryStatus.HELD, "", "account needs reconnect")
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_the_next_step_gets_its_delivery_and_a_stop_step_stops_the_flow(create_step):
+    flow, step, _ = create_step
+    second = Step.objects.create(flow=flow, position=2, name="Second", account=keap_account(name="k2"),
+                                 recipient="keap_rest", action="create")
+    responses.post(CONTACTS, json={"id": 1}, status=201)
+    delivery = new_delivery(create_step)
+    delivery_attempt(delivery_id=delivery.pk)
+    assert Delivery.objects.filter(lead=delivery.lead, step=second, status="pending").exists()
+
+    step.on_error = OnError.STOP
+    step.save()
+    responses.replace(responses.POST, CONTACTS, json={}, status=400)
+    stopped = new_delivery(create_step)
+    delivery_attempt(delivery_id=stopped.pk)
+    assert not Delivery.objects.filter(lead=stopped.lead, step=second).exists()
+    stopped.lead.refresh_from_db()
+    assert stopped.lead.status == LeadStatus.DONE
+
+
+@pytest.mark.django_db
+def test_a_claim_is_exclusive_until_the_lease_runs_out(create_step):
+    delivery = new_delivery(create_step)
+    now = timezone.now()
+    assert delivery_claim(delivery_id=delivery.pk, owner="a", now=now)
+    assert not delivery_claim(delivery_id=delivery.pk, owner="b", now=now)
+    later = now + timedelta(seconds=10_000)
+    assert delivery_claim(delivery_id=delivery.pk, owner="b", now=later)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_on_one_delivery_make_one_crm_call(create_step):
+    delivery = new_delivery(create_step)
+    calls = []
+
+    def slow_create(request):
+        calls.append(request)
+        time.sleep(0.3)
+        return (201, {}, '{"id": 5}')
+
+    with responses.RequestsMock() as mocked:
+        mocked.add_callback(responses.POST, CONTACTS, callback=slow_create)
+
+        def work():
+            try:
+                delivery_attempt(delivery_id=delivery.pk)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=work) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert len(calls) == 1
+    delivery.refresh_from_db()
+    assert (delivery.outcome, delivery.attempt_count) == ("success", 1)
+
+
+@pytest.mark.django_db
+def test_the_sweeper_enqueues_due_and_abandoned_deliveries_only(create_step):
+    now = timezone.now()
+    due = new_delivery(create_step)
+    fresh = new_delivery(create_step)
+    abandoned = new_delivery(create_step)
+    later = new_delivery(create_step)
+    done = new_delivery(create_step)
+    Delivery.objects.filter(pk=due.pk).update(next_attempt_at=now - timedelta(minutes=1))
+    Delivery.objects.filter(pk=fresh.pk).update(next_attempt_at=now)
+    Delivery.objects.filter(pk=abandoned.pk).update(
+        status="in_progress", lease_expires_at=now - timedelta(minutes=1))
+    Delivery.objects.filter(pk=later.pk).update(next_attempt_at=now + timedelta(minutes=5))
+    Delivery.objects.filter(pk=done.pk).update(status="done", next_attempt_at=now - timedelta(hours=1))
+    with mock.patch("integrations.tasks.deliver.delay") as delay:
+        swept = delivery_sweep(now=now)
+    assert sorted(swept) == sorted([due.pk, abandoned.pk])
+    assert sorted(c.args[0] for c in delay.call_args_list) == sorted([due.pk, abandoned.pk])
