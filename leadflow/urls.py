@@ -17,6 +17,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("oauth/", include("integrations.accounts.urls")),
     path("", include(intake_urls)),
 ]
 
