@@ -15,6 +15,16 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _plain_static_files(settings):
+    """Production uses whitenoise's manifest storage, which needs `collectstatic`;
+    tests render pages without running it."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 @pytest.fixture
 def sandbox_urls(live_server, settings):
     """Point every CRM endpoint at the built-in sandbox on the live server."""
