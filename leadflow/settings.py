@@ -187,6 +187,15 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing happens after the lead is committed; if the broker is down, give up fast
+# (the sweeper enqueues the delivery later) rather than hold the intake request.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="leadflow")
 CELERY_BEAT_SCHEDULE = {
     # The outbox sweeper: anything due and unclaimed (a lost message, a dead worker)

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count
-
-from integrations.models import Lead
+from integrations.models import Lead, LeadStatus
 
 
 def lead_document(lead: Lead) -> dict[str, Any]:
-    deliveries = (
-        lead.deliveries.select_related("step")
-        .annotate(calls=Count("attempts"))
-        .order_by("step__position", "pk")
-    )
+    deliveries = list(lead.deliveries.select_related("step").order_by("step__position", "pk"))
+    status = lead.status
+    if status == LeadStatus.QUEUED and any(d.attempt_count for d in deliveries):
+        status = LeadStatus.PROCESSING
     return {
         "id": str(lead.id),
         "flow": lead.flow_id,
-        "status": lead.status,
+        "status": status,
         "received_at": lead.received_at.isoformat(),
         "steps": [
             {

@@ -179,7 +179,7 @@ def test_the_status_endpoint_shows_each_step(client, flow_key):
     response = client.get(f"/api/v1/leads/{lead_id}", headers={"X-Api-Key": key})
     assert response.status_code == 200
     body = response.json()
-    assert body["id"] == lead_id and body["flow"] == flow.pk and body["status"] == "queued"
+    assert body["id"] == lead_id and body["flow"] == flow.pk and body["status"] == "processing"
     assert body["steps"] == [{
         "step": step.name, "status": "done", "outcome": "success", "reason": None,
         "contact_id": "42", "duplicate": False, "attempts": 1, "response_ms": 120,
