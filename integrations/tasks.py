@@ -7,6 +7,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
+from integrations.accounts.tokens import accounts_refresh_expiring
 from integrations.delivery.engine import delivery_attempt
 from integrations.delivery.sweeper import delivery_sweep
 from integrations.models import Lead
@@ -29,3 +30,9 @@ def expire_idempotency_keys() -> int:
     return Lead.objects.filter(idempotency_key__isnull=False, received_at__lt=cutoff).update(
         idempotency_key=None
     )
+
+
+@shared_task(name="integrations.tasks.refresh_expiring_tokens", ignore_result=True)
+def refresh_expiring_tokens() -> int:
+    """Refresh OAuth tokens expiring within the hour, so deliveries rarely meet a 401."""
+    return accounts_refresh_expiring()

@@ -206,6 +206,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.tasks.expire_idempotency_keys",
         "schedule": timedelta(hours=1),
     },
+    # OAuth access tokens expiring within the hour are refreshed ahead of time; one
+    # refresh per token generation however often this overlaps with a worker's own.
+    "refresh-expiring-tokens": {
+        "task": "integrations.tasks.refresh_expiring_tokens",
+        "schedule": timedelta(minutes=10),
+    },
 }
 
 # --- Delivery engine --------------------------------------------------------------------

@@ -63,3 +63,21 @@ FULL_LEAD = {
     "title": "CTO",
     "dob": "1990-09-25",
 }
+
+
+def accept_lead(flow: Flow, fields: dict, *, enqueue: bool = True):
+    """Store a lead as intake does (returns the Lead). enqueue=False loses the broker
+    message, as a crash between commit and publish would."""
+    from unittest import mock
+
+    from integrations.intake.auth import target_for_source
+    from integrations.intake.services import lead_accept
+    from integrations.models import Lead
+
+    target = target_for_source(flow.sources.get())
+    if enqueue:
+        accepted = lead_accept(target=target, payload=fields, fields=fields, idempotency_key=None)
+    else:
+        with mock.patch("integrations.delivery.enqueue.transaction.on_commit"):
+            accepted = lead_accept(target=target, payload=fields, fields=fields, idempotency_key=None)
+    return Lead.objects.get(pk=accepted.lead_id)

@@ -1,8 +1,34 @@
-from django import forms
-from django.contrib import admin
-from django.utils.html import format_html
+"""CRM accounts in the admin: connect / reconnect (OAuth), test the connection, see the
+catalogue, and a banner on every admin page that shows accounts needing a reconnect.
 
-from integrations.models import Account, AccountStatus
+Secrets are write-only here: no key, token or secret is ever rendered.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.functional import SimpleLazyObject
+from django.utils.html import format_html, format_html_join
+
+from integrations.accounts.catalogue import account_connection_test
+from integrations.accounts.services import account_reconnected
+from integrations.models import Account, AccountStatus, AuthType
+
+# Catalogue sections in display order, with their labels.
+CATALOGUE_SECTIONS = (
+    ("custom_fields", "Custom fields"),
+    ("tags", "Tags"),
+    ("campaigns", "Campaigns and sequences"),
+    ("workflows", "Workflows"),
+    ("contact_types", "Contact types"),
+    ("lead_sources", "Lead sources"),
+    ("owners", "Owners"),
+    ("users", "Users"),
+)
 
 
 class AccountForm(forms.ModelForm):
@@ -31,7 +57,21 @@ class AccountAdmin(admin.ModelAdmin):
     list_display = ["name", "crm", "auth_type", "status_badge", "token_expires_at", "updated_at"]
     list_filter = ["crm", "auth_type", "status"]
     search_fields = ["name", "=external_id"]
-    readonly_fields = ["status", "token_expires_at", "last_error", "catalogue_refreshed_at"]
+    readonly_fields = [
+        "status_badge",
+        "token_expires_at",
+        "last_error",
+        "catalogue_refreshed_at",
+        "catalogue_display",
+    ]
+
+    def get_fields(self, request, obj=None):
+        fields = ["name", "crm", "auth_type", "api_key", "external_id", "rate_limit_per_second"]
+        if obj is not None and obj.auth_type == AuthType.OAUTH:
+            fields.remove("api_key")  # OAuth accounts get their tokens from Connect
+        if obj is not None:
+            fields += self.readonly_fields
+        return fields
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: Account):
@@ -39,9 +79,126 @@ class AccountAdmin(admin.ModelAdmin):
             AccountStatus.CONNECTED: "#2e7d32",
             AccountStatus.NEEDS_RECONNECT: "#c62828",
         }.get(obj.status, "#757575")
-        return format_html('<strong style="color:{}">{}</strong>', colour, obj.get_status_display())
+        return format_html(
+            '<strong class="account-status" style="color:{}">{}</strong>',
+            colour,
+            obj.get_status_display(),
+        )
+
+    @admin.display(description="Catalogue")
+    def catalogue_display(self, obj: Account):
+        catalogue = obj.catalogue or {}
+        if not catalogue:
+            return "Not fetched yet: press “Test connection”."
+        sections = [
+            format_html(
+                "<details><summary>{} ({})</summary><ul>{}</ul></details>",
+                label,
+                len(catalogue[key]),
+                format_html_join("", "<li>{}</li>", ((_entry(item),) for item in catalogue[key])),
+            )
+            for key, label in CATALOGUE_SECTIONS
+            if isinstance(catalogue.get(key), list)
+        ]
+        unavailable = catalogue.get("unavailable") or []
+        note = (
+            format_html(
+                "<p>Not offered by this server: {}.</p>",
+                ", ".join(str(u).replace("_", " ") for u in unavailable),
+            )
+            if unavailable
+            else ""
+        )
+        return format_html(
+            "<div>{}{}</div>", format_html_join("", "{}", ((s,) for s in sections)), note
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.test_connection_view)
+        return [
+            path(
+                "<int:account_id>/test-connection/",
+                view,
+                name="integrations_account_test_connection",
+            ),
+            *super().get_urls(),
+        ]
+
+    def test_connection_view(self, request: HttpRequest, account_id: int):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        account = get_object_or_404(Account, pk=account_id)
+        if not self.has_change_permission(request, account):
+            messages.error(request, "You may not change accounts.")
+        else:
+            result = account_connection_test(account_id=account.pk)
+            self.message_user(
+                request, result.message, messages.SUCCESS if result.ok else messages.ERROR
+            )
+        return HttpResponseRedirect(reverse("admin:integrations_account_change", args=[account.pk]))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        account = self.get_object(request, object_id)
+        extra = {}
+        if account is not None:
+            extra = {
+                "is_oauth": account.auth_type == AuthType.OAUTH,
+                "connect_url": reverse("oauth:connect", args=[account.pk]),
+                "connect_label": "Connect"
+                if account.status == AccountStatus.NOT_CONNECTED
+                else "Reconnect",
+                "test_connection_url": reverse(
+                    "admin:integrations_account_test_connection", args=[account.pk]
+                ),
+            }
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
     def save_model(self, request, obj, form, change):
-        if obj.auth_type == "api_key":
+        if obj.auth_type == AuthType.API_KEY:
             obj.status = AccountStatus.CONNECTED if obj.api_key else AccountStatus.NOT_CONNECTED
+        elif not obj.access_token:
+            obj.status = AccountStatus.NOT_CONNECTED
         super().save_model(request, obj, form, change)
+        if obj.is_usable:
+            released = account_reconnected(account_id=obj.pk)
+            if released:
+                self.message_user(request, f"{released} held deliveries released.")
+
+
+def _entry(item) -> str:
+    """One catalogue item as text: "Lead Nurture (45): Welcome (1), Follow-up (3)"."""
+    if not isinstance(item, dict):
+        return str(item)
+    text = f"{item.get('name') or '(no name)'} ({item.get('id')})"
+    extra = [str(item[k]) for k in ("type", "category", "status", "email", "key") if item.get(k)]
+    if extra:
+        text += " — " + ", ".join(extra)
+    sequences = item.get("sequences")
+    if sequences:
+        text += ": " + ", ".join(f"{s.get('name')} ({s.get('id')})" for s in sequences)
+    return text
+
+
+def _needing_reconnect() -> list[Account]:
+    return list(
+        Account.objects.filter(status=AccountStatus.NEEDS_RECONNECT).only("pk", "name", "crm")[:20]
+    )
+
+
+def _with_reconnect_banner(each_context):
+    """Every admin page's context gets `accounts_needing_reconnect` (lazy: queried only
+    by the pages that show the banner: the index, the account list and account pages)."""
+
+    def each_context_with_banner(request):
+        context = each_context(request)
+        context["accounts_needing_reconnect"] = SimpleLazyObject(_needing_reconnect)
+        return context
+
+    each_context_with_banner.wrapped = True
+    return each_context_with_banner
+
+
+if not getattr(admin.site.each_context, "wrapped", False):
+    admin.site.each_context = _with_reconnect_banner(admin.site.each_context)
+# The admin index with the banner on top (extends admin/index.html).
+admin.site.index_template = "admin/integrations/account/index.html"

@@ -208,6 +208,19 @@ class KeapRestApi:
         data = self._call("GET", "/notes", params={"contact_id": contact_id, "limit": 200})
         return [str(n.get("body", "")) for n in (data.get("notes") or [])]
 
+    # Reference: GET /v1/companies?company_name= and POST /v1/companies (CreateCompany) —
+    # §2.3: a contact's `company` on a request is `{id}` only, so a lead's company name
+    # is found or created as a company record first.
+    def company_id(self, name: str) -> int:
+        data = self._call("GET", "/companies", params={"company_name": name, "limit": 10})
+        for company in (data.get("companies") or []) if isinstance(data, dict) else []:
+            if str(company.get("company_name", "")).casefold() == name.casefold():
+                return int(company["id"])
+        created = self._call("POST", "/companies", json={"company_name": name})
+        if not isinstance(created, dict) or not isinstance(created.get("id"), int):
+            raise CrmError("unreadable CRM response", retryable=True)
+        return created["id"]
+
     # Reference: POST /v1/contacts/{id}/tags — 200 with a per-tag status (§7.1.8)
     def apply_tags(self, contact_id: int, tag_ids: list[int]) -> dict[str, str]:
         data = self._call("POST", f"/contacts/{contact_id}/tags", json={"tagIds": tag_ids})
@@ -242,6 +255,8 @@ class KeapRestRecipient:
         api = KeapRestApi(http, credentials)
         body = contact_body(contact, address_type=plan.address_type)
         match = self._existing(api, contact, plan)
+        if contact.company and "company" not in body:
+            body["company"] = {"id": api.company_id(contact.company)}
         if plan.action == "create":
             # A plain create never dedupes; `match` is only set when an earlier attempt
             # may already have created this contact, which we then adopt.

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from django.conf import settings
 
 from .base import RecipientClient
+from .highlevel import HighLevelRecipient
 from .keap_rest import KeapRestRecipient
 from .keap_xmlrpc import KeapXmlRpcRecipient
 
@@ -17,6 +18,7 @@ from .keap_xmlrpc import KeapXmlRpcRecipient
 RECIPIENTS: dict[str, tuple[type[RecipientClient], Callable[[], str]]] = {
     "keap_rest": (KeapRestRecipient, lambda: settings.KEAP_API_BASE_URL),
     "keap_xmlrpc": (KeapXmlRpcRecipient, lambda: settings.KEAP_API_BASE_URL),
+    "highlevel": (HighLevelRecipient, lambda: settings.HIGHLEVEL_API_BASE_URL),
 }
 
 

@@ -16,11 +16,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations.accounts.credentials import account_credentials
+from integrations.accounts.tokens import TokenRefreshRejected, account_call_with_refresh
 from integrations.crm.base import CrmError, DeliveryResult, StepPlan
 from integrations.crm.http import CallRecord, CrmSession
 from integrations.crm.registry import recipient_for
 from integrations.mapping.standard_fields import MappingSkip, contact_from_lead
 from integrations.models import (
+    Account,
     AccountStatus,
     Attempt,
     Delivery,
@@ -92,13 +94,30 @@ def _run(delivery: Delivery, http: CrmSession) -> Verdict:
         options=dict(step.options or {}),
         may_have_been_sent=delivery.attempt_count > 1,
     )
-    credentials = account_credentials(account=account, recipient=step.recipient)
-    try:
-        return Verdict(
-            recipient_for(step.recipient).deliver(
-                contact=contact, plan=plan, credentials=credentials, http=http
+    recipient = recipient_for(step.recipient)
+
+    def send(current: Account) -> DeliveryResult:
+        credentials = account_credentials(account=current, recipient=step.recipient)
+        if current.access_token == account.access_token:
+            return recipient.deliver(contact=contact, plan=plan, credentials=credentials, http=http)
+        # Refreshed tokens: a session that also scrubs them, its calls kept with ours.
+        fresh = CrmSession(secrets=(current.access_token, current.refresh_token))
+        try:
+            return recipient.deliver(
+                contact=contact, plan=plan, credentials=credentials, http=fresh
             )
-        )
+        finally:
+            http.calls.extend(fresh.calls)
+
+    try:
+        # OAuth: refresh first when the token is (nearly) expired; on a 401, refresh once
+        # for the generation this delivery used and send once more. The refresh takes the
+        # account's row lock across the token request — the engine's one deliberate
+        # network call inside a transaction (see integrations.accounts.tokens) — so a
+        # storm of workers spends each refresh token exactly once.
+        return Verdict(account_call_with_refresh(account=account, call=send))
+    except TokenRefreshRejected:
+        return Verdict(hold=True, reason="account needs reconnect")
     except CrmError as exc:
         return _verdict_for_error(exc, attempt=delivery.attempt_count)
     except Exception:  # noqa: BLE001 - a bug must not strand the lead: record and move on

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from integrations.mapping.normalise import LeadInvalid, lead_fields
 from integrations.models import Flow, Lead, LeadStatus
 
-from .auth import flow_ids_for_key, presented_key, source_for_key
+from .auth import flow_ids_for_key, intake_target, presented_key
 from .parsing import UnsupportedMediaType, parse_body
 from .ratelimit import source_over_limit
 from .selectors import lead_document
@@ -34,12 +34,12 @@ def lead_create(request: HttpRequest, flow_id: int) -> JsonResponse:
     length = int(request.META.get("CONTENT_LENGTH") or 0)
     if length > settings.INTAKE_MAX_BODY_BYTES:
         return error(413, "too_large", f"The body is over {settings.INTAKE_MAX_BODY_BYTES} bytes.")
-    source = source_for_key(presented_key(request), flow_id=flow_id)
-    if source is None or not source.flow.active:
+    target = intake_target(presented_key(request), flow_id=flow_id)
+    if target is None:
         if not Flow.objects.filter(pk=flow_id, active=True).exists():
             return error(404, "not_found", "No such flow.")
         return error(401, "unauthorized", "Missing or invalid API key for this flow.")
-    if source_over_limit(source_id=source.pk, per_minute=source.rate_limit_per_minute):
+    if source_over_limit(source_id=target.source_id, per_minute=target.rate_limit_per_minute):
         response = error(429, "rate_limited", "This source is over its intake rate.")
         response["Retry-After"] = "60"
         return response
@@ -64,16 +64,15 @@ def lead_create(request: HttpRequest, flow_id: int) -> JsonResponse:
         return error(400, "invalid", "wait must be a number of seconds from 0 to 30.",
                      fields={"wait": ["A number of seconds from 0 to 30."]})
     try:
-        accepted = lead_accept(source=source, payload=payload, fields=fields, idempotency_key=key)
+        accepted = lead_accept(target=target, payload=payload, fields=fields, idempotency_key=key)
     except DatabaseError:
         return error(503, "unavailable", "The lead could not be stored; it was not accepted.")
-    lead = accepted.lead
     if wait:
-        lead = _wait_for(lead, seconds=wait)
+        lead = _wait_for(accepted.lead_id, seconds=wait)
         if lead.status == LeadStatus.DONE:
             return JsonResponse(lead_document(lead), status=200)
     return JsonResponse(
-        {"id": str(lead.id), "status": "queued", "url": lead.api_path}, status=202
+        {"id": accepted.lead_id, "status": "queued", "url": accepted.api_path}, status=202
     )
 
 
@@ -99,8 +98,9 @@ def _wait_seconds(request: HttpRequest) -> float:
     return value
 
 
-def _wait_for(lead: Lead, *, seconds: float) -> Lead:
+def _wait_for(lead_id: str, *, seconds: float) -> Lead:
     """Poll until the lead's flow finishes or `seconds` pass."""
+    lead = Lead.objects.get(pk=lead_id)
     deadline = time.monotonic() + seconds
     delay = 0.05
     while time.monotonic() < deadline:

@@ -24,8 +24,14 @@ class DeliveryStatus(models.TextChoices):
 
 
 class Delivery(models.Model):
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="deliveries")
-    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="deliveries")
+    # FK indexes come from the composite ones below (lead: the unique constraint;
+    # step: step + created_at), not from single-column duplicates.
+    lead = models.ForeignKey(
+        Lead, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    step = models.ForeignKey(
+        Step, on_delete=models.PROTECT, related_name="deliveries", db_index=False
+    )
     status = models.CharField(
         max_length=12, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )
@@ -59,9 +65,8 @@ class Delivery(models.Model):
                 name="delivery_lease_expiry",
                 condition=models.Q(status="in_progress"),
             ),
-            # Admin lists and health reports: by step over time, by outcome.
-            models.Index(fields=["step", "-created_at"]),
-            models.Index(fields=["outcome", "-created_at"]),
+            # Admin lists and health reports: a step's deliveries over time.
+            models.Index(fields=["step", "-created_at"], name="delivery_step_created"),
         ]
 
     def __str__(self) -> str:

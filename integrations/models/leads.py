@@ -34,11 +34,17 @@ class LeadStatus(models.TextChoices):
 
 class Lead(models.Model):
     id = models.UUIDField(primary_key=True, default=time_ordered_uuid, editable=False)
-    flow = models.ForeignKey(Flow, on_delete=models.PROTECT, related_name="leads")
-    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="leads")
+    # No single-column FK indexes: the composite indexes below lead with these columns
+    # (every index is one more write per lead on the intake hot path).
+    flow = models.ForeignKey(
+        Flow, on_delete=models.PROTECT, related_name="leads", db_index=False
+    )
+    source = models.ForeignKey(
+        Source, on_delete=models.PROTECT, related_name="leads", db_index=False
+    )
     payload = models.JSONField(help_text="The body as received")
     fields = models.JSONField(help_text="Normalised fields the mappings read")
-    email = models.CharField(max_length=254, blank=True, default="", db_index=True)
+    email = models.CharField(max_length=254, blank=True, default="")
     status = models.CharField(max_length=12, choices=LeadStatus.choices, default=LeadStatus.QUEUED)
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
@@ -47,14 +53,18 @@ class Lead(models.Model):
     class Meta:
         ordering = ["-received_at"]
         indexes = [
-            models.Index(fields=["flow", "-received_at"]),
-            models.Index(fields=["status", "received_at"]),
+            models.Index(fields=["flow", "-received_at"], name="lead_flow_received"),
+            # Staff look leads up by email (exact match: no LIKE index needed).
+            models.Index(fields=["email"], name="lead_email"),
         ]
         constraints = [
             # A repeat of an Idempotency-Key from the same source finds the first lead.
             # Keys are cleared after 24 h (expire_idempotency_keys), freeing them again.
+            # Partial: leads without a key cost this index nothing.
             models.UniqueConstraint(
-                fields=["source", "idempotency_key"], name="lead_source_idempotency_key"
+                fields=["source", "idempotency_key"],
+                name="lead_source_idempotency_key",
+                condition=models.Q(idempotency_key__isnull=False),
             )
         ]
 

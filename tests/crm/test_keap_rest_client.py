@@ -76,6 +76,8 @@ def test_every_request_body_validates_against_the_official_v1_schema(action, mat
     saved = {"id": 5, "given_name": "Ann", "family_name": "Lee"}
     responses.post(f"{BASE}/rest/v1/contacts", json=saved, status=201)
     responses.put(f"{BASE}/rest/v1/contacts", json=saved)
+    responses.get(f"{BASE}/rest/v1/companies", json={"companies": []})
+    responses.post(f"{BASE}/rest/v1/companies", json={"id": 1, "company_name": "Acme"}, status=201)
     responses.patch(f"{BASE}/rest/v1/contacts/5", json=saved)
     responses.post(f"{BASE}/rest/v1/notes", json={"id": 1}, status=200)
     responses.post(f"{BASE}/rest/v1/contacts/5/tags", json={"100": "SUCCESS"})
@@ -88,7 +90,7 @@ def test_every_request_body_validates_against_the_official_v1_schema(action, mat
     import json
 
     paths = {"/rest/v1/contacts": "/v1/contacts", "/rest/v1/notes": "/v1/notes",
-             "/rest/v1/contacts/5": "/v1/contacts/{contactId}",
+             "/rest/v1/contacts/5": "/v1/contacts/{contactId}", "/rest/v1/companies": "/v1/companies",
              "/rest/v1/contacts/5/tags": "/v1/contacts/{contactId}/tags"}
     checked = 0
     for call in http.calls:
@@ -96,7 +98,7 @@ def test_every_request_body_validates_against_the_official_v1_schema(action, mat
             path = call.url.split("/crm", 1)[1].split("?")[0]
             assert_valid(SPEC, paths[path], call.method, json.loads(call.request_body))
             checked += 1
-    assert checked >= 3
+    assert checked >= 4
 
 
 @responses.activate

@@ -18,7 +18,6 @@ from django.utils import timezone
 from integrations.delivery.claim import delivery_claim
 from integrations.delivery.engine import delivery_attempt
 from integrations.delivery.sweeper import delivery_sweep
-from integrations.intake.services import lead_accept
 from integrations.models import (
     AccountStatus,
     Attempt,
@@ -28,7 +27,7 @@ from integrations.models import (
     OnError,
     Step,
 )
-from tests.factories import flow_with_step, keap_account
+from tests.factories import accept_lead, flow_with_step, keap_account
 
 BASE = "https://keap.test/crm"
 CONTACTS = f"{BASE}/rest/v1/contacts"
@@ -41,12 +40,8 @@ def keap_at_test_host(settings):
 
 
 def new_delivery(step_source, fields=None) -> Delivery:
-    flow, step, _ = step_source
-    source = flow.sources.get()
-    with mock.patch("integrations.delivery.enqueue.transaction.on_commit"):
-        accepted = lead_accept(source=source, payload=fields or {"email": "a@b.co"},
-                               fields=fields or {"email": "a@b.co"}, idempotency_key=None)
-    return accepted.lead.deliveries.get()
+    flow, _, _ = step_source
+    return accept_lead(flow, fields or {"email": "a@b.co"}, enqueue=False).deliveries.get()
 
 
 @pytest.fixture

@@ -4,19 +4,16 @@ Real sockets all the way: the intake API on the live server, the broker, a separ
 `celery worker` process on the test database, and the sandbox CRM it calls.
 """
 
-from unittest import mock
-
 import pytest
 import requests
 from django.db import transaction
 from django.utils import timezone
 
 from integrations.delivery.sweeper import delivery_sweep
-from integrations.intake.services import lead_accept
 from integrations.models import Attempt, Delivery, Lead
 from integrations.tasks import deliver
 from tests.conftest import wait_until
-from tests.factories import FULL_LEAD, flow_with_step, keap_account
+from tests.factories import FULL_LEAD, accept_lead, flow_with_step, keap_account
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -142,9 +139,7 @@ def test_errors_that_retrying_cannot_fix_are_final_at_once(live_server):
 
 def test_a_duplicate_message_does_not_make_a_second_crm_call(live_server):
     flow, _, _ = flow_with_step(action="create")
-    with mock.patch("integrations.delivery.enqueue.transaction.on_commit"):
-        lead = lead_accept(source=flow.sources.get(), payload={"email": "once@example.com"},
-                           fields={"email": "once@example.com"}, idempotency_key=None).lead
+    lead = accept_lead(flow, {"email": "once@example.com"}, enqueue=False)
     delivery = lead.deliveries.get()
     for _ in range(3):
         deliver.delay(delivery.pk)
@@ -155,9 +150,7 @@ def test_a_duplicate_message_does_not_make_a_second_crm_call(live_server):
 
 def test_the_sweeper_delivers_a_lead_whose_message_was_lost(live_server):
     flow, _, _ = flow_with_step()
-    with mock.patch("integrations.delivery.enqueue.transaction.on_commit"):  # the message is lost
-        lead = lead_accept(source=flow.sources.get(), payload={"email": "lost@example.com"},
-                           fields={"email": "lost@example.com"}, idempotency_key=None).lead
+    lead = accept_lead(flow, {"email": "lost@example.com"}, enqueue=False)  # message lost
     swept = delivery_sweep(now=timezone.now() + timezone.timedelta(seconds=30))
     assert lead.deliveries.get().pk in swept
     assert finished(lead.pk).outcome == "success"

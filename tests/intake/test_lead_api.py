@@ -126,7 +126,9 @@ def test_a_source_over_its_rate_gets_429(client, flow_key):
 
 def test_a_lead_that_cannot_be_stored_gets_503_never_2xx(client, flow_key):
     flow, _, key = flow_key
-    with mock.patch("integrations.models.Lead.objects.create", side_effect=DatabaseError("down")):
+    down = DatabaseError("connection lost")
+    with mock.patch("integrations.intake.services._insert_in_one_statement", side_effect=down), \
+            mock.patch("integrations.intake.services._insert_with_orm", side_effect=down):
         response = post(client, flow, key, {"email": "a@b.co"})
     assert response.status_code == 503
     assert response.json()["error"] == "unavailable"

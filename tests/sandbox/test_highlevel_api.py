@@ -43,9 +43,12 @@ def upsert(client, **fields):
 
 
 def allow_duplicates(client, value=True):
-    assert client.post(
-        f"{API}/_control/location", {"allow_duplicates": value}, content_type="application/json"
-    ).status_code == 200
+    assert (
+        client.post(
+            f"{API}/_control/location", {"allow_duplicates": value}, content_type="application/json"
+        ).status_code
+        == 200
+    )
 
 
 def test_create_answers_201_with_a_20_char_id_and_e164_phone(client):
@@ -90,7 +93,10 @@ def test_an_unknown_version_is_401_and_2021_04_15_is_accepted(client):
         "statusCode": 401,
         "message": "version header is invalid",
     }
-    assert call(client, "GET", "workflows/", version="2021-04-15", locationId=LOCATION).status_code == 200
+    assert (
+        call(client, "GET", "workflows/", version="2021-04-15", locationId=LOCATION).status_code
+        == 200
+    )
 
 
 def test_a_bad_token_is_401_unauthorized(client):
@@ -144,7 +150,11 @@ def test_create_with_an_existing_email_is_the_duplicate_400(client):
     assert response.json() == {
         "statusCode": 400,
         "message": "This location does not allow duplicated contacts.",
-        "meta": {"contactId": first["contact"]["id"], "contactName": "Ann Lee", "matchingField": "email"},
+        "meta": {
+            "contactId": first["contact"]["id"],
+            "contactName": "Ann Lee",
+            "matchingField": "email",
+        },
     }
 
 
@@ -246,18 +256,28 @@ def test_campaign_enrolment_answers_201_succeded(client):
 
 
 def test_duplicate_search_finds_by_url_encoded_email_and_by_number(client):
-    contact_id = create(client, email="x+y@example.com", phone="+15125550133").json()["contact"]["id"]
-    by_email = call(client, "GET", "contacts/search/duplicate", locationId=LOCATION, email="x+y@example.com")
+    contact_id = create(client, email="x+y@example.com", phone="+15125550133").json()["contact"][
+        "id"
+    ]
+    by_email = call(
+        client, "GET", "contacts/search/duplicate", locationId=LOCATION, email="x+y@example.com"
+    )
     assert by_email.json()["contact"]["id"] == contact_id
-    by_number = call(client, "GET", "contacts/search/duplicate", locationId=LOCATION, number="+15125550133")
+    by_number = call(
+        client, "GET", "contacts/search/duplicate", locationId=LOCATION, number="+15125550133"
+    )
     assert by_number.json()["contact"]["id"] == contact_id
-    none = call(client, "GET", "contacts/search/duplicate", locationId=LOCATION, email="no@example.com")
+    none = call(
+        client, "GET", "contacts/search/duplicate", locationId=LOCATION, email="no@example.com"
+    )
     assert none.json()["contact"] is None
 
 
 def test_the_catalogue_lists_seeded_fields_workflows_campaigns_and_users(client):
     fields = call(client, "GET", f"locations/{LOCATION}/customFields").json()["customFields"]
-    assert {f["fieldKey"]: f["id"] for f in fields}["contact.lead_score"] == seed.CUSTOM_FIELD_LEAD_SCORE
+    assert {f["fieldKey"]: f["id"] for f in fields}[
+        "contact.lead_score"
+    ] == seed.CUSTOM_FIELD_LEAD_SCORE
     workflows = call(client, "GET", "workflows/", locationId=LOCATION).json()["workflows"]
     assert seed.WORKFLOW_NEW_LEAD in {w["id"] for w in workflows}
     campaigns = call(client, "GET", "campaigns/", locationId=LOCATION).json()["campaigns"]
@@ -279,3 +299,17 @@ def test_custom_fields_accept_value_and_key_and_answer_id_value(client):
         {"id": seed.CUSTOM_FIELD_UTM_CAMPAIGN, "value": "spring"},
         {"id": seed.CUSTOM_FIELD_LEAD_SCORE, "value": 42},
     ]
+
+
+def test_a_body_that_is_not_json_is_a_400_with_a_string_message(client):
+    response = client.post(
+        f"{API}/contacts/",
+        "{not json",
+        content_type="application/json",
+        headers={
+            "Authorization": f"Bearer {settings.SANDBOX_HIGHLEVEL_TOKEN}",
+            "Version": "2021-07-28",
+        },
+    )
+    assert response.status_code == 400
+    assert isinstance(response.json()["message"], str)

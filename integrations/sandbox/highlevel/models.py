@@ -87,6 +87,9 @@ class CustomField(models.Model):
     class Meta:
         ordering = ["position"]
 
+    def __str__(self) -> str:
+        return self.field_key
+
 
 class Workflow(models.Model):
     id = models.CharField(primary_key=True, max_length=36)  # the API returns UUIDs
@@ -99,6 +102,9 @@ class Workflow(models.Model):
     class Meta:
         ordering = ["name"]
 
+    def __str__(self) -> str:
+        return self.name
+
 
 class Campaign(models.Model):
     id = models.CharField(primary_key=True, max_length=20)
@@ -108,6 +114,9 @@ class Campaign(models.Model):
 
     class Meta:
         ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class User(models.Model):
@@ -122,6 +131,9 @@ class User(models.Model):
     class Meta:
         ordering = ["id"]
 
+    def __str__(self) -> str:
+        return self.email
+
 
 class AuthorizationCode(models.Model):
     """Issued by the consent page; single use, short lived."""
@@ -133,6 +145,9 @@ class AuthorizationCode(models.Model):
     scope = models.CharField(max_length=2000, blank=True, default="")
     created_at = models.DateTimeField(default=now)
     used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"code for {self.client_id}"
 
 
 class OAuthToken(models.Model):
@@ -150,3 +165,6 @@ class OAuthToken(models.Model):
     # (§6.2 "valid 1 year or until used").
     refreshed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=now)
+
+    def __str__(self) -> str:
+        return f"token {self.refresh_token_id} for {self.client_id}"

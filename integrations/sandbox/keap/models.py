@@ -51,9 +51,10 @@ class TagApplication(models.Model):
     date_applied = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["contact", "tag_id"], name="sbk_tag_once")
-        ]
+        constraints = [models.UniqueConstraint(fields=["contact", "tag_id"], name="sbk_tag_once")]
+
+    def __str__(self) -> str:
+        return f"tag {self.tag_id} on contact {self.contact_id}"
 
 
 class Enrollment(models.Model):
@@ -78,6 +79,9 @@ class Enrollment(models.Model):
             )
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind} {self.campaign_id}/{self.sequence_id} for contact {self.contact_id}"
+
 
 class Note(models.Model):
     """A REST v1 Note record (POST /v1/notes). Not the ContactNotes field: that one is
@@ -91,6 +95,9 @@ class Note(models.Model):
     date_created = models.DateTimeField(default=timezone.now)
     last_updated = models.DateTimeField(default=timezone.now)
 
+    def __str__(self) -> str:
+        return self.title or f"Note {self.pk}"
+
 
 def new_token() -> str:
     return secrets.token_urlsafe(24)
@@ -103,12 +110,18 @@ class AuthorizationCode(models.Model):
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
 
+    def __str__(self) -> str:
+        return f"code for {self.client_id}"
+
 
 class AccessToken(models.Model):
     token = models.CharField(primary_key=True, max_length=64, default=new_token)
     client_id = models.CharField(max_length=255)
     expires_at = models.DateTimeField()
     created = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"access token for {self.client_id}"
 
 
 class RefreshToken(models.Model):
@@ -121,6 +134,9 @@ class RefreshToken(models.Model):
     used_at = models.DateTimeField(null=True, blank=True)
     presented = models.IntegerField(default=0)
     created = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"refresh token for {self.client_id}"
 
 
 def new_epoch() -> str:
@@ -140,9 +156,15 @@ class ControlState(models.Model):
     config = models.JSONField(default=dict)
     rejected_refresh = models.IntegerField(default=0)
 
+    def __str__(self) -> str:
+        return "sandbox control state"
+
 
 class CallCounter(models.Model):
     """One counter per `<section>:<key>`, e.g. `api:POST crm/rest/v1/contacts`."""
 
     key = models.CharField(max_length=255, unique=True)
     count = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count}"

@@ -1,0 +1,60 @@
+"""Connecting an account, and letting its held deliveries go once it works again."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.delivery.enqueue import delivery_enqueue_on_commit
+from integrations.models import Account, AccountStatus, Delivery, DeliveryStatus
+
+from .oauth import TokenSet
+
+log = logging.getLogger(__name__)
+
+
+def account_connect(*, account_id: int, tokens: TokenSet) -> tuple[Account, int]:
+    """Store the tokens of a completed OAuth consent, mark the account connected and
+    release its held deliveries. Returns (account, deliveries released).
+
+    Bumps token_generation, so a refresh that was waiting on the old tokens finds them
+    replaced and does not spend the new refresh token behind our back.
+    """
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(pk=account_id)
+        account.access_token = tokens.access_token
+        account.refresh_token = tokens.refresh_token
+        account.token_expires_at = tokens.expires_at
+        account.token_generation += 1
+        account.status = AccountStatus.CONNECTED
+        account.last_error = ""
+        if tokens.external_id:
+            account.external_id = tokens.external_id
+        account.save()
+        released = account_reconnected(account_id=account.pk)
+    log.info("account %s connected (generation %s)", account.pk, account.token_generation)
+    return account, released
+
+
+def account_reconnected(*, account_id: int) -> int:
+    """Put the account's held deliveries back in the queue, due now. Returns how many.
+
+    Runs in the caller's transaction when there is one; the deliveries are enqueued
+    only after it commits (and the sweeper finds them anyway if a message is lost).
+    """
+    with transaction.atomic():
+        ids = list(
+            Delivery.objects.select_for_update(of=("self",))
+            .filter(step__account_id=account_id, status=DeliveryStatus.HELD)
+            .values_list("pk", flat=True)
+        )
+        Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.HELD).update(
+            status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), reason=""
+        )
+        for delivery_id in ids:
+            delivery_enqueue_on_commit(delivery_id=delivery_id)
+    if ids:
+        log.info("account %s: released %s held deliveries", account_id, len(ids))
+    return len(ids)
