@@ -81,3 +81,16 @@ def accept_lead(flow: Flow, fields: dict, *, enqueue: bool = True):
         with mock.patch("integrations.delivery.enqueue.transaction.on_commit"):
             accepted = lead_accept(target=target, payload=fields, fields=fields, idempotency_key=None)
     return Lead.objects.get(pk=accepted.lead_id)
+
+
+def highlevel_account(**overrides) -> Account:
+    fields = {
+        "name": "HighLevel test",
+        "crm": CrmKind.HIGHLEVEL,
+        "auth_type": AuthType.API_KEY,
+        "api_key": settings.SANDBOX_HIGHLEVEL_TOKEN,
+        "external_id": settings.SANDBOX_HIGHLEVEL_LOCATION_ID,
+        "status": AccountStatus.CONNECTED,
+    }
+    fields.update(overrides)
+    return Account.objects.create(**fields)
