@@ -25,11 +25,10 @@ def _plain_static_files(settings):
     }
 
 
-@pytest.fixture
-def sandbox_urls(live_server, settings):
-    """Point every CRM endpoint at the built-in sandbox on the live server."""
-    base = f"{live_server.url}/sandbox"
-    urls = {
+def sandbox_endpoints(server_url: str) -> dict[str, str]:
+    """Every CRM endpoint setting, pointed at the built-in sandbox of `server_url`."""
+    base = f"{server_url}/sandbox"
+    return {
         "KEAP_API_BASE_URL": f"{base}/keap/crm",
         "KEAP_TOKEN_URL": f"{base}/keap/token",
         "KEAP_AUTHORIZE_URL": f"{base}/keap/app/oauth/authorize",
@@ -37,6 +36,12 @@ def sandbox_urls(live_server, settings):
         "HIGHLEVEL_TOKEN_URL": f"{base}/highlevel/oauth/token",
         "HIGHLEVEL_AUTHORIZE_URL": f"{base}/highlevel/oauth/chooselocation",
     }
+
+
+@pytest.fixture
+def sandbox_urls(live_server, settings):
+    """Point every CRM endpoint at the built-in sandbox on the live server."""
+    urls = sandbox_endpoints(live_server.url)
     for name, value in urls.items():
         setattr(settings, name, value)
     return urls
@@ -62,16 +67,10 @@ def celery_worker(django_db_setup, django_db_blocker, live_server, tmp_path_fact
 
     with django_db_blocker.unblock():
         db_url = _worker_database_url()
-    base = f"{live_server.url}/sandbox"
     env = {
         **os.environ,
+        **sandbox_endpoints(live_server.url),
         "DATABASE_URL": db_url,
-        "KEAP_API_BASE_URL": f"{base}/keap/crm",
-        "KEAP_TOKEN_URL": f"{base}/keap/token",
-        "KEAP_AUTHORIZE_URL": f"{base}/keap/app/oauth/authorize",
-        "HIGHLEVEL_API_BASE_URL": f"{base}/highlevel",
-        "HIGHLEVEL_TOKEN_URL": f"{base}/highlevel/oauth/token",
-        "HIGHLEVEL_AUTHORIZE_URL": f"{base}/highlevel/oauth/chooselocation",
         # Fast retries so retry paths finish within a test.
         "DELIVERY_BACKOFF_BASE_SECONDS": "0.2",
         "DELIVERY_BACKOFF_MAX_SECONDS": "1",
