@@ -7,6 +7,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
+from integrations.accounts.services import accounts_release_held
 from integrations.accounts.tokens import accounts_refresh_expiring
 from integrations.delivery.engine import delivery_attempt
 from integrations.delivery.sweeper import delivery_sweep
@@ -34,5 +35,7 @@ def expire_idempotency_keys() -> int:
 
 @shared_task(name="integrations.tasks.refresh_expiring_tokens", ignore_result=True)
 def refresh_expiring_tokens() -> int:
-    """Refresh OAuth tokens expiring within the hour, so deliveries rarely meet a 401."""
+    """Refresh OAuth tokens expiring within the hour, so deliveries rarely meet a 401;
+    and release deliveries still held for accounts that work again."""
+    accounts_release_held()
     return accounts_refresh_expiring()

@@ -1,4 +1,4 @@
-""" "Test connection": call the CRM with the account's credentials, say precisely what
+"""Test connection: call the CRM with the account's credentials, say precisely what
 went wrong if anything did, and refresh Account.catalogue — the custom fields, tags,
 sequences, workflows, users... the mapping screens offer as pickers instead of bare ids.
 
@@ -9,7 +9,6 @@ listed under "unavailable" instead of failing the test.
 
 from __future__ import annotations
 
-import logging
 import xmlrpc.client
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,8 +28,6 @@ from integrations.models import Account, AccountStatus, CrmKind
 
 from .oauth import CRM_LABELS
 from .tokens import TokenRefreshFailed, TokenRefreshRejected, account_call_with_refresh
-
-log = logging.getLogger(__name__)
 
 _PAGE = 1000
 _MAX_PAGES = 10
@@ -72,11 +69,15 @@ def account_connection_test(*, account_id: int) -> ConnectionCheck:
     Account.objects.filter(pk=account_id).update(
         catalogue=catalogue, catalogue_refreshed_at=timezone.now(), last_error=""
     )
-    return ConnectionCheck(True, f"Connected to {label}. Found {catalogue_summary(catalogue)}.")
+    missing = ", ".join(name.replace("_", " ") for name in catalogue.get("unavailable", []))
+    not_offered = f" Not offered by this server: {missing}." if missing else ""
+    return ConnectionCheck(
+        True, f"Connected to {label}. Found {catalogue_summary(catalogue)}.{not_offered}"
+    )
 
 
 def catalogue_summary(catalogue: dict[str, Any]) -> str:
-    """ "4 custom fields, 6 tags, 2 campaigns" for the lists present in `catalogue`."""
+    """What `catalogue` holds, e.g. "4 custom fields, 6 tags, 2 campaigns"."""
     parts = [
         f"{len(value)} {key.replace('_', ' ')}"
         for key, value in catalogue.items()

@@ -32,7 +32,18 @@ def account_connect(*, account_id: int, tokens: TokenSet) -> tuple[Account, int]
         account.last_error = ""
         if tokens.external_id:
             account.external_id = tokens.external_id
-        account.save()
+        account.save(
+            update_fields=[
+                "access_token",
+                "refresh_token",
+                "token_expires_at",
+                "token_generation",
+                "status",
+                "last_error",
+                "external_id",
+                "updated_at",
+            ]
+        )
         released = account_reconnected(account_id=account.pk)
     log.info("account %s connected (generation %s)", account.pk, account.token_generation)
     return account, released
@@ -58,3 +69,22 @@ def account_reconnected(*, account_id: int) -> int:
     if ids:
         log.info("account %s: released %s held deliveries", account_id, len(ids))
     return len(ids)
+
+
+def accounts_release_held() -> int:
+    """Release deliveries held for accounts that work again. Returns how many.
+
+    A reconnect releases its account's held deliveries at once; this catches the one
+    that raced it (a worker that decided "hold" just before the reconnect committed,
+    and recorded it just after).
+    """
+    account_ids = set(
+        Delivery.objects.filter(
+            status=DeliveryStatus.HELD, step__account__status=AccountStatus.CONNECTED
+        ).values_list("step__account_id", flat=True)
+    )
+    return sum(
+        account_reconnected(account_id=account_id)
+        for account_id in account_ids
+        if Account.objects.get(pk=account_id).is_usable
+    )

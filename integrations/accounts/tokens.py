@@ -133,7 +133,12 @@ def account_call_with_refresh(*, account: Account, call: Callable[[Account], T])
         return call(account)
     used = account.token_generation
     if account_token_expiring(account, within=REFRESH_BEFORE_CALL):
-        account = account_token_refresh(account_id=account.pk, seen_generation=used)
+        try:
+            account = account_token_refresh(account_id=account.pk, seen_generation=used)
+        except TokenRefreshFailed:
+            if account.token_expires_at <= timezone.now():
+                raise
+            # The token endpoint is down but our token still has minutes left: use it.
     try:
         return call(account)
     except CrmError as exc:

@@ -154,11 +154,21 @@ class AccountAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
     def save_model(self, request, obj, form, change):
+        columns = {f.name for f in Account._meta.concrete_fields}
+        fields = [name for name in form.cleaned_data if name in columns]
         if obj.auth_type == AuthType.API_KEY:
             obj.status = AccountStatus.CONNECTED if obj.api_key else AccountStatus.NOT_CONNECTED
+            fields.append("status")
         elif not obj.access_token:
             obj.status = AccountStatus.NOT_CONNECTED
-        super().save_model(request, obj, form, change)
+            fields.append("status")
+        if change:
+            # Only what the form edits: a worker may have rotated the tokens (or marked
+            # the account needs_reconnect) since this page loaded, and writing back the
+            # old refresh token would burn the account.
+            obj.save(update_fields=[*fields, "updated_at"])
+        else:
+            obj.save()
         if obj.is_usable:
             released = account_reconnected(account_id=obj.pk)
             if released:
