@@ -125,6 +125,10 @@ class CrmSession:
         # Exact secret strings (tokens, keys) scrubbed from anything recorded.
         self._secrets = tuple(s for s in secrets if s)
 
+    def scrub_also(self, *secrets: str) -> None:
+        """Scrub more secrets (e.g. tokens refreshed mid-delivery) from later records."""
+        self._secrets += tuple(s for s in secrets if s and s not in self._secrets)
+
     def _scrub(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)

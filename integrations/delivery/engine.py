@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from integrations.accounts.credentials import account_credentials
@@ -97,17 +98,10 @@ def _run(delivery: Delivery, http: CrmSession) -> Verdict:
     recipient = recipient_for(step.recipient)
 
     def send(current: Account) -> DeliveryResult:
+        # After a refresh `current` holds new tokens: scrub them from the record too.
+        http.scrub_also(current.access_token, current.refresh_token)
         credentials = account_credentials(account=current, recipient=step.recipient)
-        if current.access_token == account.access_token:
-            return recipient.deliver(contact=contact, plan=plan, credentials=credentials, http=http)
-        # Refreshed tokens: a session that also scrubs them, its calls kept with ours.
-        fresh = CrmSession(secrets=(current.access_token, current.refresh_token))
-        try:
-            return recipient.deliver(
-                contact=contact, plan=plan, credentials=credentials, http=fresh
-            )
-        finally:
-            http.calls.extend(fresh.calls)
+        return recipient.deliver(contact=contact, plan=plan, credentials=credentials, http=http)
 
     try:
         # OAuth: refresh first when the token is (nearly) expired; on a 401, refresh once
@@ -166,7 +160,13 @@ def _record(
                 finished_at=now,
             )
         elif verdict.hold:
-            fields.update(status=DeliveryStatus.HELD, reason=verdict.reason)
+            # Waiting for a reconnect is not a try: give the claim's count back, so a
+            # delivery held and released still has all its retries.
+            fields.update(
+                status=DeliveryStatus.HELD,
+                reason=verdict.reason,
+                attempt_count=F("attempt_count") - 1,
+            )
         else:
             fields.update(
                 status=DeliveryStatus.PENDING,
@@ -174,8 +174,7 @@ def _record(
                 next_attempt_at=next_attempt_at(now=now, delay=verdict.retry_in or 0),
             )
         still_ours.update(**fields)
-        for name, value in fields.items():
-            setattr(delivery, name, value)
+        delivery.refresh_from_db(fields=list(fields))
         if verdict.result is not None:
             flow_advance(delivery=delivery, now=now)
         elif verdict.retry_in is not None:

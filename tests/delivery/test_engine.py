@@ -154,6 +154,7 @@ def test_an_account_needing_reconnect_holds_its_deliveries(create_step):
     delivery.refresh_from_db()
     assert (delivery.status, delivery.outcome, delivery.reason) == (
         DeliveryStatus.HELD, "", "account needs reconnect")
+    assert delivery.attempt_count == 0  # waiting for a reconnect is not a try
 
 
 @pytest.mark.django_db
