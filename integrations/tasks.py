@@ -19,6 +19,16 @@ def deliver(delivery_id: int) -> None:
     delivery_attempt(delivery_id=delivery_id)
 
 
+@shared_task(name="integrations.tasks.deliver_batch", acks_late=True, ignore_result=True)
+def deliver_batch(delivery_ids: list[int]) -> None:
+    """A batched wake-up (see integrations.delivery.enqueue): fan the batch out again so
+    its deliveries run in parallel across workers, and work the first one here."""
+    first, *rest = delivery_ids
+    for delivery_id in rest:
+        deliver.delay(delivery_id)
+    delivery_attempt(delivery_id=first)
+
+
 @shared_task(name="integrations.tasks.sweep_deliveries", ignore_result=True)
 def sweep_deliveries() -> int:
     return len(delivery_sweep())

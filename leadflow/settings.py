@@ -219,6 +219,8 @@ DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=6)
 DELIVERY_BACKOFF_BASE_SECONDS = env.float("DELIVERY_BACKOFF_BASE_SECONDS", default=5.0)
 DELIVERY_BACKOFF_MAX_SECONDS = env.float("DELIVERY_BACKOFF_MAX_SECONDS", default=900.0)
 DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=120)
+# Deliveries committed within this window in one process share one wake-up message.
+DELIVERY_WAKEUP_WINDOW_SECONDS = env.float("DELIVERY_WAKEUP_WINDOW_SECONDS", default=0.02)
 CRM_CONNECT_TIMEOUT = env.float("CRM_CONNECT_TIMEOUT", default=5.0)
 CRM_READ_TIMEOUT = env.float("CRM_READ_TIMEOUT", default=20.0)
 

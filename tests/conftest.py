@@ -16,6 +16,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
+def _fresh_intake_memo():
+    """Intake memoises source look-ups per process; each test starts without them."""
+    from integrations.intake import auth
+
+    auth._targets.clear()
+
+
+@pytest.fixture(autouse=True)
 def _plain_static_files(settings):
     """Production uses whitenoise's manifest storage, which needs `collectstatic`;
     tests render pages without running it."""

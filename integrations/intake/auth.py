@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from django.db import connection
@@ -30,17 +31,40 @@ def presented_key(request: HttpRequest) -> str:
     return key.strip()
 
 
+# Per-process memo of recent look-ups: a busy source posts many leads a second, and
+# the look-up is a third of intake's database work. Only hits are kept, for a few
+# seconds, so a deactivated source, a rotated key or a changed first step applies
+# within TARGET_TTL_SECONDS; a wrong key always goes to the database.
+TARGET_TTL_SECONDS = 3.0
+_targets: dict[tuple[str, int], tuple[float, IntakeTarget]] = {}
+
+
 def intake_target(key: str, *, flow_id: int) -> IntakeTarget | None:
     """The active source of an active flow owning `key`, with the flow's first
-    recipient step: one indexed query.
-
-    Written in SQL because it is the intake hot path: building the equivalent ORM
-    query (a join and a correlated subquery) cost more CPU than running it.
-    """
+    recipient step (memoised for TARGET_TTL_SECONDS)."""
     if not key:
         return None
+    memo_key = (digest(key), flow_id)
+    now = time.monotonic()
+    hit = _targets.get(memo_key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    target = _lookup_target(memo_key[0], flow_id)
+    if target is None:
+        _targets.pop(memo_key, None)
+        return None
+    if len(_targets) > 10_000:
+        _targets.clear()
+    _targets[memo_key] = (now + TARGET_TTL_SECONDS, target)
+    return target
+
+
+def _lookup_target(key_digest: str, flow_id: int) -> IntakeTarget | None:
+    """One indexed query. Written in SQL because it is the intake hot path: building
+    the equivalent ORM query (a join and a correlated subquery) cost more CPU than
+    running it."""
     with connection.cursor() as cursor:
-        cursor.execute(_TARGET_SQL, [StepKind.RECIPIENT, digest(key), flow_id])
+        cursor.execute(_TARGET_SQL, [StepKind.RECIPIENT, key_digest, flow_id])
         row = cursor.fetchone()
     if row is None:
         return None

@@ -208,3 +208,22 @@ def test_the_openapi_document_describes_every_error_code(client):
     doc = client.get("/api/v1/openapi.json").json()
     responses = doc["paths"]["/api/v1/flows/{flow_id}/leads"]["post"]["responses"]
     assert {"200", "202", "400", "401", "404", "413", "415", "429", "503"} <= set(responses)
+
+
+def test_a_busy_source_is_looked_up_once_per_few_seconds(client, flow_key, django_assert_max_num_queries):
+    flow, _, key = flow_key
+    post(client, flow, key, {"email": "first@b.co"})
+    with django_assert_max_num_queries(1):  # only the insert: the source is memoised
+        assert post(client, flow, key, {"email": "second@b.co"}).status_code == 202
+
+
+def test_a_deactivated_source_is_refused_once_its_memo_expires(client, flow_key, monkeypatch):
+    from integrations.intake import auth
+
+    flow, _, key = flow_key
+    assert post(client, flow, key, {"email": "a@b.co"}).status_code == 202
+    Source.objects.update(active=False)
+    assert post(client, flow, key, {"email": "b@b.co"}).status_code == 202  # memo still fresh
+    later = auth.time.monotonic() + auth.TARGET_TTL_SECONDS + 1
+    monkeypatch.setattr(auth.time, "monotonic", lambda: later)
+    assert post(client, flow, key, {"email": "c@b.co"}).status_code == 401
