@@ -130,7 +130,7 @@ class Step(models.Model):
         indexes = [models.Index(fields=["flow", "position"])]
 
     def __str__(self) -> str:
-        return f"{self.flow} #{self.position} {self.name}"
+        return f"{self.flow} › {self.name}"
 
     def clean(self) -> None:
         if self.kind != StepKind.RECIPIENT:

@@ -61,6 +61,8 @@ _DAY = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
 
 
 def _text(value: Any) -> str | None:
+    if value is None:  # <nil/>: clears the field, as "" does
+        return None
     if isinstance(value, DateTime):
         value = value.value
     text = str(value).strip() if not isinstance(value, bool) else str(int(value))

@@ -73,7 +73,7 @@ def endpoint(request: HttpRequest, credential) -> HttpResponse:
         return HttpResponse("XML-RPC takes POST", status=405, content_type="text/plain")
     try:
         params, method = xmlrpc.client.loads(request.body)
-    except (ExpatError, ValueError, TypeError, IndexError) as error:
+    except (ExpatError, ValueError, TypeError, IndexError, xmlrpc.client.Error) as error:
         return _reply(xmlrpc.client.Fault(0, f"Failed to parse XML-RPC request: {error}"))
     control.count(f"xmlrpc:{method}")
     try:
