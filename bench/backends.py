@@ -117,13 +117,16 @@ def ensure_tools() -> None:
         return
     packages = [TOOLS[cmd] for cmd in missing]
     if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        raise Refused(f"{', '.join(missing)} not found; install with: "
-                      f"sudo apt-get install {' '.join(packages)}")
+        raise Refused(
+            f"{', '.join(missing)} not found; install with: "
+            f"sudo apt-get install {' '.join(packages)}"
+        )
     print(f"installing {' '.join(packages)} with apt-get ...", flush=True)
     apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-q"], check=True, env=apt_env, timeout=300)
-    subprocess.run(["apt-get", "install", "-y", "-q", *packages], check=True, env=apt_env,
-                   timeout=300)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-q", *packages], check=True, env=apt_env, timeout=300
+    )
     still = [cmd for cmd in missing if shutil.which(cmd) is None]
     if still:
         raise Failed(f"apt-get did not provide {', '.join(still)}")

@@ -100,16 +100,15 @@ def print_context(server: Gunicorn, db_url: str, broker: str) -> None:
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cpus
     lines = {
         "server": f"gunicorn {version('gunicorn')}, {WORKERS} sync workers, DEBUG off, "
-                  f"{server.base_url}",
-        "cpus": f"{cpus} (usable {usable}); wrk/hey share them with gunicorn, "
-                "PostgreSQL and Redis",
+        f"{server.base_url}",
+        "cpus": f"{cpus} (usable {usable}); wrk/hey share them with gunicorn, PostgreSQL and Redis",
         "python": f"{sys.version.split()[0]}, Django {version('django')}",
         "database": f"PostgreSQL {pg_version}, {mask(db_url)}",
         "broker": f"{mask(broker)}, queue {QUEUE}, no worker (purged after)",
         "load_throughput": f"wrk -t{WRK_THREADS} -c{WRK_CONNECTIONS} -d{WRK_SECONDS}s "
-                           f"(after {WARMUP_SECONDS}s warm-up per endpoint)",
+        f"(after {WARMUP_SECONDS}s warm-up per endpoint)",
         "load_latency": f"hey -z {HEY_SECONDS}s -c {HEY_WORKERS} -q {HEY_QPS_PER_WORKER} "
-                        f"(offered {HEY_WORKERS * HEY_QPS_PER_WORKER} leads/s)",
+        f"(offered {HEY_WORKERS * HEY_QPS_PER_WORKER} leads/s)",
     }
     for name, value in lines.items():
         print(f"{name}: {value}", flush=True)
@@ -126,21 +125,36 @@ def measure(server: Gunicorn, seed: dict, db_url: str, script: Path, body: Path)
     wrk: dict[str, WrkResult] = {}
     for name, path in paths.items():
         url = server.base_url + path
-        run_wrk(url, script, threads=WRK_THREADS, connections=WRK_CONNECTIONS,
-                seconds=WARMUP_SECONDS)
+        run_wrk(
+            url, script, threads=WRK_THREADS, connections=WRK_CONNECTIONS, seconds=WARMUP_SECONDS
+        )
         settle(db_url, seed["tables"])
         truncate(db_url, seed["tables"])
-        wrk[name] = run_wrk(url, script, threads=WRK_THREADS, connections=WRK_CONNECTIONS,
-                            seconds=WRK_SECONDS)
-        print(f"# {name}: {wrk[name].req_per_s:.1f} req/s over {wrk[name].requests} requests",
-              flush=True)
+        wrk[name] = run_wrk(
+            url, script, threads=WRK_THREADS, connections=WRK_CONNECTIONS, seconds=WRK_SECONDS
+        )
+        print(
+            f"# {name}: {wrk[name].req_per_s:.1f} req/s over {wrk[name].requests} requests",
+            flush=True,
+        )
     settle(db_url, seed["tables"])
     wrk_stored = count_rows(db_url, seed["lead_table"])
     truncate(db_url, seed["tables"])
-    hey = run_hey(server.base_url + paths["intake"], body, api_key=API_KEY,
-                  seconds=HEY_SECONDS, workers=HEY_WORKERS, per_worker_qps=HEY_QPS_PER_WORKER)
-    return Results(wrk, hey, wrk_stored, count_rows(db_url, seed["lead_table"]),
-                   count_rows(db_url, seed["delivery_table"]))
+    hey = run_hey(
+        server.base_url + paths["intake"],
+        body,
+        api_key=API_KEY,
+        seconds=HEY_SECONDS,
+        workers=HEY_WORKERS,
+        per_worker_qps=HEY_QPS_PER_WORKER,
+    )
+    return Results(
+        wrk,
+        hey,
+        wrk_stored,
+        count_rows(db_url, seed["lead_table"]),
+        count_rows(db_url, seed["delivery_table"]),
+    )
 
 
 def settle(db_url: str, tables: list[str], *, timeout: float = 5.0) -> None:
@@ -179,28 +193,35 @@ def report(r: Results) -> int:
         # Context.
         "intake_wrk_p50_ms": f"{intake.latency_ms.get('50%', float('nan')):.2f} (at saturation)",
         "intake_wrk_p99_ms": f"{intake.latency_ms.get('99%', float('nan')):.2f} (at saturation)",
-        "intake_offered_rate_achieved_per_s": f"{r.hey.req_per_s:.1f}" + (
+        "intake_offered_rate_achieved_per_s": f"{r.hey.req_per_s:.1f}"
+        + (
             f" (offered {offered}: the server saturated, so hey's workers waited and the "
             "percentiles are closed-loop latencies at that lower rate)"
-            if r.hey.req_per_s < 0.95 * offered else ""),
+            if r.hey.req_per_s < 0.95 * offered
+            else ""
+        ),
         "intake_hey_statuses": ", ".join(f"{c}×{n}" for c, n in sorted(r.hey.statuses.items()))
-                               or "none",
+        or "none",
         "intake_hey_errors": sum(r.hey.errors.values()),
         "intake_leads_stored_wrk": f"{r.wrk_leads_stored} stored / {intake.ok} 2xx "
-                                   f"(≤{WRK_CONNECTIONS} in flight at wrk's stop)",
+        f"(≤{WRK_CONNECTIONS} in flight at wrk's stop)",
         "intake_leads_stored_hey": f"{r.hey_leads_stored} stored, {r.hey_deliveries_stored} "
-                                   f"deliveries / {r.hey.ok} 2xx",
+        f"deliveries / {r.hey.ok} 2xx",
         "target_ratio_ge_0_50": "yes" if ratio >= TARGET_RATIO else "no",
         "target_p99_lt_50ms": "yes" if p99 < TARGET_P99_MS else "no",
     }
     for name, result in r.wrk.items():
         figures[f"{name}_non_2xx"] = result.non_2xx_3xx
         figures[f"{name}_socket_errors"] = ", ".join(
-            f"{k} {v}" for k, v in result.socket_errors.items())
+            f"{k} {v}" for k, v in result.socket_errors.items()
+        )
     for name, value in figures.items():
         print(f"{name}: {value}", flush=True)
-    problems = [f"{name} returned {res.non_2xx_3xx} non-2xx responses"
-                for name, res in r.wrk.items() if res.non_2xx_3xx]
+    problems = [
+        f"{name} returned {res.non_2xx_3xx} non-2xx responses"
+        for name, res in r.wrk.items()
+        if res.non_2xx_3xx
+    ]
     if r.hey.not_ok or r.hey.errors:
         problems.append(f"intake under hey: statuses {r.hey.statuses}, errors {r.hey.errors}")
     if not (wrk_ok and hey_ok):

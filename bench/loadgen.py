@@ -29,7 +29,7 @@ LEAD = {
     "postal_code": "94103",
     "website": "https://www.example.com/margaret",
     "comments": "Interested in the premium plan; please call after 3pm Pacific. "
-                "Found us through the spring webinar.",
+    "Found us through the spring webinar.",
     "title": "Director of Operations",
     "dob": "1984-07-21",
 }
@@ -73,8 +73,16 @@ class WrkResult:
 
 
 def run_wrk(url: str, script: Path, *, threads: int, connections: int, seconds: int) -> WrkResult:
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
-           "-s", str(script), url]
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
+    ]
     out = _run(cmd, timeout=seconds + 30)
     return parse_wrk(out)
 
@@ -86,15 +94,27 @@ def parse_wrk(out: str) -> WrkResult:
         raise Failed(f"could not read wrk's output:\n{out}")
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    errors = dict(zip(("connect", "read", "write", "timeout"),
-                      map(int, sock.groups()) if sock else (0, 0, 0, 0), strict=True))
+    errors = dict(
+        zip(
+            ("connect", "read", "write", "timeout"),
+            map(int, sock.groups()) if sock else (0, 0, 0, 0),
+            strict=True,
+        )
+    )
     latency = {
         pct: float(value) * _UNITS[unit]
         for pct, value, unit in re.findall(r"^\s+(\d+%)\s+([\d.]+)(us|ms|s|m|h)\s*$", out, re.M)
     }
     seconds = float(total.group(2)) * _UNITS.get(total.group(3), 1000.0) / 1000.0
-    return WrkResult(int(total.group(1)), seconds, float(rate.group(1)),
-                     int(non_2xx.group(1)) if non_2xx else 0, errors, latency, out)
+    return WrkResult(
+        int(total.group(1)),
+        seconds,
+        float(rate.group(1)),
+        int(non_2xx.group(1)) if non_2xx else 0,
+        errors,
+        latency,
+        out,
+    )
 
 
 @dataclass
@@ -114,12 +134,28 @@ class HeyResult:
         return sum(n for code, n in self.statuses.items() if not 200 <= code < 300)
 
 
-def run_hey(url: str, body: Path, *, api_key: str, seconds: int, workers: int,
-            per_worker_qps: int) -> HeyResult:
+def run_hey(
+    url: str, body: Path, *, api_key: str, seconds: int, workers: int, per_worker_qps: int
+) -> HeyResult:
     """hey's -q is per worker: the offered rate is workers × per_worker_qps."""
-    cmd = ["hey", "-z", f"{seconds}s", "-c", str(workers), "-q", str(per_worker_qps),
-           "-m", "POST", "-T", "application/json", "-H", f"X-Api-Key: {api_key}",
-           "-D", str(body), url]
+    cmd = [
+        "hey",
+        "-z",
+        f"{seconds}s",
+        "-c",
+        str(workers),
+        "-q",
+        str(per_worker_qps),
+        "-m",
+        "POST",
+        "-T",
+        "application/json",
+        "-H",
+        f"X-Api-Key: {api_key}",
+        "-D",
+        str(body),
+        url,
+    ]
     return parse_hey(_run(cmd, timeout=seconds + 30))
 
 
@@ -127,15 +163,18 @@ def parse_hey(out: str) -> HeyResult:
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not rate:
         raise Failed(f"could not read hey's output:\n{out}")
-    latency = {int(p): float(s) * 1000.0
-               for p, s in re.findall(r"^\s+(\d+)% in ([\d.]+) secs", out, re.M)}
-    statuses = {int(c): int(n) for c, n in re.findall(r"^\s+\[(\d{3})\]\s+(\d+) responses", out,
-                                                      re.M)}
+    latency = {
+        int(p): float(s) * 1000.0 for p, s in re.findall(r"^\s+(\d+)% in ([\d.]+) secs", out, re.M)
+    }
+    statuses = {
+        int(c): int(n) for c, n in re.findall(r"^\s+\[(\d{3})\]\s+(\d+) responses", out, re.M)
+    }
     errors: dict[str, int] = {}
     if "Error distribution:" in out:
         tail = out.split("Error distribution:", 1)[1]
-        errors = {msg.strip(): int(n) for n, msg in re.findall(r"^\s+\[(\d+)\]\s+(.*)$", tail,
-                                                                re.M)}
+        errors = {
+            msg.strip(): int(n) for n, msg in re.findall(r"^\s+\[(\d+)\]\s+(.*)$", tail, re.M)
+        }
     return HeyResult(float(rate.group(1)), latency, statuses, errors, out)
 
 

@@ -44,21 +44,36 @@ def main() -> None:
     account, _ = Account.objects.get_or_create(
         name="Bench Keap",
         crm=CrmKind.KEAP,
-        defaults={"auth_type": AuthType.API_KEY, "api_key": "bench-not-a-real-keap-key",
-                  "status": AccountStatus.CONNECTED},
+        defaults={
+            "auth_type": AuthType.API_KEY,
+            "api_key": "bench-not-a-real-keap-key",
+            "status": AccountStatus.CONNECTED,
+        },
     )
     flow, _ = Flow.objects.get_or_create(name="Bench flow")
     Step.objects.get_or_create(
-        flow=flow, position=1,
+        flow=flow,
+        position=1,
         defaults={"name": "Keap REST", "account": account, "recipient": Recipient.KEAP_REST},
     )
     if not Source.objects.filter(flow=flow, key_digest=digest(key)).exists():
         source_create(flow=flow, name="Bench source", key=key)
-    tables = [Attempt._meta.db_table, Delivery._meta.db_table, Lead._meta.db_table,
-              "bench_raw_lead"]
-    print(json.dumps({"flow_id": flow.pk, "tables": tables,
-                      "lead_table": Lead._meta.db_table,
-                      "delivery_table": Delivery._meta.db_table}))
+    tables = [
+        Attempt._meta.db_table,
+        Delivery._meta.db_table,
+        Lead._meta.db_table,
+        "bench_raw_lead",
+    ]
+    print(
+        json.dumps(
+            {
+                "flow_id": flow.pk,
+                "tables": tables,
+                "lead_table": Lead._meta.db_table,
+                "delivery_table": Delivery._meta.db_table,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

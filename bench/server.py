@@ -23,8 +23,14 @@ def run_python(env: dict[str, str], *args: str, timeout: float = 120) -> str:
     """Run `python <args>` (manage.py, or -m module) from the project root with `env`;
     return its stdout."""
     try:
-        result = subprocess.run([sys.executable, *args], cwd=ROOT, env=env,
-                                capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(
+            [sys.executable, *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         raise Failed(f"{' '.join(args)} took over {timeout:.0f}s") from None
     if result.returncode != 0:
@@ -50,14 +56,31 @@ class Gunicorn:
 
     @property
     def command(self) -> list[str]:
-        return [str(BIN / "gunicorn"), "leadflow.wsgi", "-w", str(self.workers), "-k", "sync",
-                "-b", f"127.0.0.1:{self.port}", "--access-logfile", "/dev/null",
-                "--log-level", "warning"]
+        return [
+            str(BIN / "gunicorn"),
+            "leadflow.wsgi",
+            "-w",
+            str(self.workers),
+            "-k",
+            "sync",
+            "-b",
+            f"127.0.0.1:{self.port}",
+            "--access-logfile",
+            "/dev/null",
+            "--log-level",
+            "warning",
+        ]
 
     def __enter__(self) -> Gunicorn:
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.command,
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
             self.wait_healthy()
         except BaseException:

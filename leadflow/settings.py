@@ -93,9 +93,7 @@ TEMPLATES = [
 
 # --- Database -----------------------------------------------------------------------
 DATABASES = {
-    "default": env.db_url(
-        "DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'leadflow.sqlite3'}"
-    )
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'leadflow.sqlite3'}")
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while the worker writes; IMMEDIATE transactions
@@ -135,9 +133,7 @@ MFA_TOTP_ISSUER = "LeadFlow"
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/admin/"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/accounts/login/"
-EMAIL_BACKEND = env.str(
-    "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
-)
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 
 # --- I18N / static ------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -241,8 +237,14 @@ KEAP_AUTHORIZE_URL = env.str(
     if _SANDBOX
     else "https://accounts.infusionsoft.com/app/oauth/authorize",
 )
-KEAP_TOKEN_URL = env.str("KEAP_TOKEN_URL", default=f"{_SANDBOX}/keap/token" if _SANDBOX else "https://api.infusionsoft.com/token")
-KEAP_API_BASE_URL = env.str("KEAP_API_BASE_URL", default=f"{_SANDBOX}/keap/crm" if _SANDBOX else "https://api.infusionsoft.com/crm")
+KEAP_TOKEN_URL = env.str(
+    "KEAP_TOKEN_URL",
+    default=f"{_SANDBOX}/keap/token" if _SANDBOX else "https://api.infusionsoft.com/token",
+)
+KEAP_API_BASE_URL = env.str(
+    "KEAP_API_BASE_URL",
+    default=f"{_SANDBOX}/keap/crm" if _SANDBOX else "https://api.infusionsoft.com/crm",
+)
 KEAP_CLIENT_ID = env.str("KEAP_CLIENT_ID", default="leadflow-sandbox-client" if _SANDBOX else "")
 KEAP_CLIENT_SECRET = env.str(
     "KEAP_CLIENT_SECRET", default="leadflow-sandbox-secret" if _SANDBOX else ""

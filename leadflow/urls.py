@@ -1,9 +1,8 @@
+from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-
-from allauth.account.decorators import secure_admin_login
 
 from integrations.intake import urls as intake_urls
 

@@ -19,7 +19,9 @@ def main() -> int:
     print("installing chromium for the browser tests ...")
     subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
     subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "chromium"], check=False, env=env,
+        ["apt-get", "install", "-y", "-qq", "chromium"],
+        check=False,
+        env=env,
         stdout=subprocess.DEVNULL,
     )
     return 0

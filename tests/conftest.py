@@ -90,11 +90,25 @@ def celery_worker(django_db_setup, django_db_blocker, live_server, tmp_path_fact
     hostname = f"test-worker-{os.getpid()}@localhost"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "leadflow", "worker",
-             "--loglevel=INFO", "--concurrency=4", "--pool=prefork", "--without-mingle",
-             "--without-gossip", f"--hostname={hostname}",
-             f"--queues={settings.CELERY_TASK_DEFAULT_QUEUE}"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "leadflow",
+                "worker",
+                "--loglevel=INFO",
+                "--concurrency=4",
+                "--pool=prefork",
+                "--without-mingle",
+                "--without-gossip",
+                f"--hostname={hostname}",
+                f"--queues={settings.CELERY_TASK_DEFAULT_QUEUE}",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

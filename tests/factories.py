@@ -79,7 +79,9 @@ def accept_lead(flow: Flow, fields: dict, *, enqueue: bool = True):
         accepted = lead_accept(target=target, payload=fields, fields=fields, idempotency_key=None)
     else:
         with mock.patch("integrations.delivery.enqueue.transaction.on_commit"):
-            accepted = lead_accept(target=target, payload=fields, fields=fields, idempotency_key=None)
+            accepted = lead_accept(
+                target=target, payload=fields, fields=fields, idempotency_key=None
+            )
     return Lead.objects.get(pk=accepted.lead_id)
 
 

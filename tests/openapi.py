@@ -42,7 +42,9 @@ def request_validator(spec: str, path: str, method: str) -> jsonschema.Validator
     operation = doc["paths"][path][method.lower()]
     schema = operation["requestBody"]["content"]["application/json"]["schema"]
     root = {**_loosen_java_object(schema), "components": doc.get("components", {})}
-    cls = jsonschema.validators.validator_for({"$schema": "http://json-schema.org/draft-04/schema#"})
+    cls = jsonschema.validators.validator_for(
+        {"$schema": "http://json-schema.org/draft-04/schema#"}
+    )
     return cls(root)
 
 

@@ -16,8 +16,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_check_deploy_reports_no_warnings_with_production_settings():
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SECURE_", "SESSION_", "CSRF_", "DEBUG", "SANDBOX"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SECURE_", "SESSION_", "CSRF_", "DEBUG", "SANDBOX"))
+    }
     env.update(
         DEBUG="false",
         SECRET_KEY="prod-like-" + "k3y" * 20,
@@ -26,7 +29,10 @@ def test_check_deploy_reports_no_warnings_with_production_settings():
     )
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
@@ -35,8 +41,9 @@ def test_check_deploy_reports_no_warnings_with_production_settings():
 def test_production_refuses_to_start_without_its_secrets():
     env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG")}
     env["DEBUG"] = "false"
-    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
 
@@ -59,13 +66,31 @@ def test_the_admin_login_is_allauths(client):
 @pytest.mark.django_db
 def test_staff_find_a_lead_by_email_and_see_its_attempts(admin_client):
     flow, step, _ = flow_with_step()
-    lead = Lead.objects.create(flow=flow, source=flow.sources.get(), payload={"email": "x@y.co"},
-                               fields={"email": "x@y.co"}, email="x@y.co")
-    delivery = Delivery.objects.create(lead=lead, step=step, status="done", outcome="success",
-                                       contact_id="4242", duplicate=True, response_ms=87)
-    Attempt.objects.create(delivery=delivery, number=1, method="PUT", url="https://crm/contacts",
-                           request_body='{"given_name": "X"}', status_code=200,
-                           response_body='{"id": 4242}')
+    lead = Lead.objects.create(
+        flow=flow,
+        source=flow.sources.get(),
+        payload={"email": "x@y.co"},
+        fields={"email": "x@y.co"},
+        email="x@y.co",
+    )
+    delivery = Delivery.objects.create(
+        lead=lead,
+        step=step,
+        status="done",
+        outcome="success",
+        contact_id="4242",
+        duplicate=True,
+        response_ms=87,
+    )
+    Attempt.objects.create(
+        delivery=delivery,
+        number=1,
+        method="PUT",
+        url="https://crm/contacts",
+        request_body='{"given_name": "X"}',
+        status_code=200,
+        response_body='{"id": 4242}',
+    )
     listing = admin_client.get("/admin/integrations/lead/?q=X@Y.co")
     assert str(lead.id) in listing.content.decode()
     page = admin_client.get(f"/admin/integrations/delivery/{delivery.pk}/change/").content.decode()

@@ -8,8 +8,17 @@ from integrations.secrets import digest, new_api_key
 
 class StepInline(admin.TabularInline):
     model = Step
-    fields = ["position", "name", "kind", "recipient", "account", "action", "duplicate_match",
-              "on_error", "enabled"]
+    fields = [
+        "position",
+        "name",
+        "kind",
+        "recipient",
+        "account",
+        "action",
+        "duplicate_match",
+        "on_error",
+        "enabled",
+    ]
     extra = 0
     show_change_link = True
 
@@ -51,8 +60,11 @@ class SourceAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
             self.message_user(
                 request,
-                format_html("API key for {}: <code>{}</code> — copy it now, it is not shown again.",
-                            obj.name, key),
+                format_html(
+                    "API key for {}: <code>{}</code> — copy it now, it is not shown again.",
+                    obj.name,
+                    key,
+                ),
                 messages.WARNING,
             )
             return
@@ -77,15 +89,38 @@ class FieldMappingInline(admin.TabularInline):
 
 @admin.register(Step)
 class StepAdmin(admin.ModelAdmin):
-    list_display = ["name", "flow", "position", "kind", "recipient", "account", "action",
-                    "duplicate_match", "enabled"]
+    list_display = [
+        "name",
+        "flow",
+        "position",
+        "kind",
+        "recipient",
+        "account",
+        "action",
+        "duplicate_match",
+        "enabled",
+    ]
     list_filter = ["kind", "recipient", "action", "enabled", "flow"]
     list_select_related = ["flow", "account"]
     search_fields = ["name", "flow__name"]
     inlines = [FieldMappingInline]
     fieldsets = [
         (None, {"fields": ["flow", "position", "name", "kind", "enabled"]}),
-        ("Recipient", {"fields": ["account", "recipient", "action", "duplicate_match",
-                                  "address_type", "tag_ids", "sequences", "options", "on_error"]}),
+        (
+            "Recipient",
+            {
+                "fields": [
+                    "account",
+                    "recipient",
+                    "action",
+                    "duplicate_match",
+                    "address_type",
+                    "tag_ids",
+                    "sequences",
+                    "options",
+                    "on_error",
+                ]
+            },
+        ),
         ("Filter", {"fields": ["rules"], "classes": ["collapse"]}),
     ]

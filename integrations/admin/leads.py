@@ -29,8 +29,17 @@ def _pre(text: str):
 
 class DeliveryInline(admin.TabularInline):
     model = Delivery
-    fields = ["step", "status", "outcome", "reason", "contact_id", "duplicate", "response_ms",
-              "attempt_count", "link"]
+    fields = [
+        "step",
+        "status",
+        "outcome",
+        "reason",
+        "contact_id",
+        "duplicate",
+        "response_ms",
+        "attempt_count",
+        "link",
+    ]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -52,8 +61,18 @@ class LeadAdmin(ReadOnlyAdmin):
     search_fields = ["=id", "=email"]
     show_full_result_count = False
     date_hierarchy = "received_at"
-    fields = ["id", "flow", "source", "status", "email", "received_at", "finished_at",
-              "idempotency_key", "payload_pretty", "fields_pretty"]
+    fields = [
+        "id",
+        "flow",
+        "source",
+        "status",
+        "email",
+        "received_at",
+        "finished_at",
+        "idempotency_key",
+        "payload_pretty",
+        "fields_pretty",
+    ]
     readonly_fields = fields
     inlines = [DeliveryInline]
 
@@ -79,8 +98,19 @@ class LeadAdmin(ReadOnlyAdmin):
 
 class AttemptInline(admin.StackedInline):
     model = Attempt
-    fields = ["number", "method", "url", "status_code", "error", "duration_ms", "started_at",
-              "request_headers", "request", "response_headers", "response"]
+    fields = [
+        "number",
+        "method",
+        "url",
+        "status_code",
+        "error",
+        "duration_ms",
+        "started_at",
+        "request_headers",
+        "request",
+        "response_headers",
+        "response",
+    ]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -99,19 +129,44 @@ class AttemptInline(admin.StackedInline):
 
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["id", "lead_link", "step", "status", "outcome", "reason", "contact_id",
-                    "duplicate", "response_ms", "attempt_count", "created_at"]
+    list_display = [
+        "id",
+        "lead_link",
+        "step",
+        "status",
+        "outcome",
+        "reason",
+        "contact_id",
+        "duplicate",
+        "response_ms",
+        "attempt_count",
+        "created_at",
+    ]
     list_filter = ["outcome", "status", "duplicate", "step__flow", "step"]
     list_select_related = ["lead", "step", "step__flow"]
     search_fields = ["=lead__email", "=contact_id"]
     show_full_result_count = False
     date_hierarchy = "created_at"
-    fields = ["lead", "step", "status", "outcome", "reason", "contact_id", "duplicate",
-              "response_ms", "attempt_count", "next_attempt_at", "lease_expires_at",
-              "created_at", "finished_at"]
+    fields = [
+        "lead",
+        "step",
+        "status",
+        "outcome",
+        "reason",
+        "contact_id",
+        "duplicate",
+        "response_ms",
+        "attempt_count",
+        "next_attempt_at",
+        "lease_expires_at",
+        "created_at",
+        "finished_at",
+    ]
     readonly_fields = fields
     inlines = [AttemptInline]
 
     @admin.display(description="Lead", ordering="lead")
     def lead_link(self, obj):
-        return format_html('<a href="../lead/{}/change/">{}</a>', obj.lead_id, obj.lead.email or obj.lead_id)
+        return format_html(
+            '<a href="../lead/{}/change/">{}</a>', obj.lead_id, obj.lead.email or obj.lead_id
+        )

@@ -119,7 +119,9 @@ class CallRecord:
 class CrmSession:
     """Per-delivery wrapper around the shared session that records each call."""
 
-    def __init__(self, *, timeout: tuple[float, float] | None = None, secrets: tuple[str, ...] = ()):
+    def __init__(
+        self, *, timeout: tuple[float, float] | None = None, secrets: tuple[str, ...] = ()
+    ):
         self.timeout = timeout or (settings.CRM_CONNECT_TIMEOUT, settings.CRM_READ_TIMEOUT)
         self.calls: list[CallRecord] = []
         # Exact secret strings (tokens, keys) scrubbed from anything recorded.

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import requests
 
-from .base import ContactData, CrmCalls, CrmError, Credentials, DeliveryResult, StepPlan
+from .base import ContactData, Credentials, CrmCalls, CrmError, DeliveryResult, StepPlan
 from .http import json_or_empty, retry_after_seconds
 
 # Manually mapped Keap fields that are int64 in the v1 schema.
@@ -112,7 +112,8 @@ def contact_body(contact: ContactData, *, address_type: str = "BILLING") -> dict
         body["email_addresses"] = [{"email": contact.email, "field": "EMAIL1"}]
     if contact.phones:
         body["phone_numbers"] = [
-            {"number": number, "field": f"PHONE{n}"} for n, number in enumerate(contact.phones[:5], 1)
+            {"number": number, "field": f"PHONE{n}"}
+            for n, number in enumerate(contact.phones[:5], 1)
         ]
     if contact.has_address:
         address: dict[str, Any] = {"field": address_type}
@@ -200,7 +201,12 @@ class KeapRestApi:
         self._call(
             "POST",
             "/notes",
-            json={"contact_id": contact_id, "title": "Lead comments", "body": body, "type": "Other"},
+            json={
+                "contact_id": contact_id,
+                "title": "Lead comments",
+                "body": body,
+                "type": "Other",
+            },
         )
 
     # Reference: GET /v1/notes?contact_id=
@@ -230,7 +236,9 @@ class KeapRestApi:
 
     # Reference: POST /v1/campaigns/{c}/sequences/{s}/contacts/{id} — 204
     def add_to_sequence(self, campaign_id: int, sequence_id: int, contact_id: int) -> None:
-        self._call("POST", f"/campaigns/{campaign_id}/sequences/{sequence_id}/contacts/{contact_id}")
+        self._call(
+            "POST", f"/campaigns/{campaign_id}/sequences/{sequence_id}/contacts/{contact_id}"
+        )
 
 
 def matches(found: KeapContact, contact: ContactData, duplicate_match: str) -> bool:
@@ -298,5 +306,7 @@ class KeapRestRecipient:
             match_rule = "EmailAndName"
         else:
             match_rule = plan.duplicate_match
-        candidates = [c for c in api.find_by_email(contact.email) if matches(c, contact, match_rule)]
+        candidates = [
+            c for c in api.find_by_email(contact.email) if matches(c, contact, match_rule)
+        ]
         return min(candidates, key=lambda c: c.id) if candidates else None

@@ -31,13 +31,10 @@ def claimable(now: datetime) -> Q:
 def delivery_claim(*, delivery_id: int, owner: str, now: datetime | None = None) -> bool:
     """Take the lease on one delivery. True when this caller now owns it."""
     now = now or timezone.now()
-    updated = (
-        Delivery.objects.filter(claimable(now), pk=delivery_id)
-        .update(
-            status=DeliveryStatus.IN_PROGRESS,
-            lease_owner=owner,
-            lease_expires_at=now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS),
-            attempt_count=F("attempt_count") + 1,
-        )
+    updated = Delivery.objects.filter(claimable(now), pk=delivery_id).update(
+        status=DeliveryStatus.IN_PROGRESS,
+        lease_owner=owner,
+        lease_expires_at=now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS),
+        attempt_count=F("attempt_count") + 1,
     )
     return updated == 1

@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 import time
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -56,7 +57,7 @@ class _Waker:
                 self._wake.clear()
                 ids, self._pending = self._pending, []
             if ids:
-                _publish(lambda: _tasks().deliver_batch.apply_async((ids,)), ids)
+                _publish(partial(_tasks().deliver_batch.apply_async, (ids,)), ids)
 
 
 _waker = _Waker()
@@ -82,7 +83,7 @@ def delivery_enqueue_on_commit(*, delivery_id: int, countdown: float = 0) -> Non
     if countdown:
         transaction.on_commit(
             lambda: _publish(
-                lambda: _tasks().deliver.apply_async((delivery_id,), countdown=countdown),
+                partial(_tasks().deliver.apply_async, (delivery_id,), countdown=countdown),
                 [delivery_id],
             )
         )

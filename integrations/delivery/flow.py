@@ -38,7 +38,9 @@ def flow_advance(*, delivery: Delivery, now: datetime) -> Delivery | None:
     or mark the lead done. Returns the new delivery, if any."""
     step = delivery.step
     stop = step.on_error == OnError.STOP and delivery.outcome != Outcome.SUCCESS
-    next_step = None if stop else next_recipient_step(flow_id=step.flow_id, after_position=step.position)
+    next_step = (
+        None if stop else next_recipient_step(flow_id=step.flow_id, after_position=step.position)
+    )
     if next_step is None:
         Lead.objects.filter(pk=delivery.lead_id).update(status=LeadStatus.DONE, finished_at=now)
         return None

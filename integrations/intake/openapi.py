@@ -18,7 +18,10 @@ _STEP = {
     "properties": {
         "step": {"type": "string"},
         "status": {"type": "string", "enum": ["pending", "in_progress", "held", "done"]},
-        "outcome": {"type": ["string", "null"], "enum": ["success", "failure", "error", "skip", None]},
+        "outcome": {
+            "type": ["string", "null"],
+            "enum": ["success", "failure", "error", "skip", None],
+        },
         "reason": {"type": ["string", "null"]},
         "contact_id": {"type": ["string", "null"]},
         "duplicate": {"type": ["boolean", "null"]},
@@ -80,17 +83,24 @@ DOCUMENT = {
             "post": {
                 "summary": "Submit a lead",
                 "parameters": [
-                    {"name": "flow_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                    {
+                        "name": "flow_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer"},
+                    },
                     {
                         "name": "wait",
                         "in": "query",
-                        "description": "Hold the answer until the flow finishes or this many seconds pass.",
+                        "description": "Hold the answer until the flow finishes or this"
+                        " many seconds pass.",
                         "schema": {"type": "number", "minimum": 0, "maximum": 30},
                     },
                     {
                         "name": "Idempotency-Key",
                         "in": "header",
-                        "description": "A repeat within 24 h returns the first answer and delivers nothing new.",
+                        "description": "A repeat within 24 h returns the first answer and delivers"
+                        " nothing new.",
                         "schema": {"type": "string", "maxLength": 200},
                     },
                 ],
@@ -104,11 +114,15 @@ DOCUMENT = {
                 "responses": {
                     "202": {
                         "description": "Stored and queued for delivery",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Queued"}}},
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Queued"}}
+                        },
                     },
                     "200": {
                         "description": "With ?wait: the flow finished in time",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Lead"}}},
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Lead"}}
+                        },
                     },
                     "400": _error("Not a lead: not an object, malformed JSON, oversize field"),
                     "401": _error("Missing or invalid API key"),
@@ -124,12 +138,19 @@ DOCUMENT = {
             "get": {
                 "summary": "A lead's status and per-step outcomes",
                 "parameters": [
-                    {"name": "lead_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+                    {
+                        "name": "lead_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "format": "uuid"},
+                    }
                 ],
                 "responses": {
                     "200": {
                         "description": "The lead",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Lead"}}},
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Lead"}}
+                        },
                     },
                     "401": _error("Missing or invalid API key"),
                     "404": _error("No such lead in this key's flow"),
@@ -140,7 +161,10 @@ DOCUMENT = {
             "get": {
                 "summary": "Database and broker status",
                 "security": [],
-                "responses": {"200": {"description": "Leads can be stored"}, "503": {"description": "Database down"}},
+                "responses": {
+                    "200": {"description": "Leads can be stored"},
+                    "503": {"description": "Database down"},
+                },
             }
         },
     },

@@ -48,21 +48,32 @@ def lead_create(request: HttpRequest, flow_id: int) -> JsonResponse:
         return error(413, "too_large", f"The body is over {settings.INTAKE_MAX_BODY_BYTES} bytes.")
     key = request.headers.get("Idempotency-Key", "").strip() or None
     if key and len(key) > MAX_IDEMPOTENCY_KEY:
-        return error(400, "invalid", "Invalid Idempotency-Key.", fields={
-            "Idempotency-Key": [f"At most {MAX_IDEMPOTENCY_KEY} characters."]})
+        return error(
+            400,
+            "invalid",
+            "Invalid Idempotency-Key.",
+            fields={"Idempotency-Key": [f"At most {MAX_IDEMPOTENCY_KEY} characters."]},
+        )
     try:
         payload = parse_body(body, request.content_type or request.headers.get("Content-Type", ""))
         fields = lead_fields(payload, max_field_chars=settings.INTAKE_MAX_FIELD_CHARS)
     except UnsupportedMediaType as exc:
-        return error(415, "unsupported_media_type",
-                     f"Send application/json or form fields, not {exc.args[0] or 'this'}.")
+        return error(
+            415,
+            "unsupported_media_type",
+            f"Send application/json or form fields, not {exc.args[0] or 'this'}.",
+        )
     except LeadInvalid as exc:
         return error(400, "invalid", "The body is not a valid lead.", fields=exc.fields)
     try:
         wait = _wait_seconds(request)
     except ValueError:
-        return error(400, "invalid", "wait must be a number of seconds from 0 to 30.",
-                     fields={"wait": ["A number of seconds from 0 to 30."]})
+        return error(
+            400,
+            "invalid",
+            "wait must be a number of seconds from 0 to 30.",
+            fields={"wait": ["A number of seconds from 0 to 30."]},
+        )
     try:
         accepted = lead_accept(target=target, payload=payload, fields=fields, idempotency_key=key)
     except DatabaseError:

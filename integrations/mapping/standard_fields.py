@@ -94,9 +94,7 @@ def _text(fields: dict[str, Any], name: str) -> str:
     return str(value).strip()
 
 
-def contact_from_lead(
-    fields: dict[str, Any], mappings: list[tuple[str, str]] = ()
-) -> ContactData:
+def contact_from_lead(fields: dict[str, Any], mappings: list[tuple[str, str]] = ()) -> ContactData:
     """Build the contact for one step. `mappings` are (source, target) pairs.
 
     Raises MappingSkip when the lead cannot be sent (an invalid email, neither an

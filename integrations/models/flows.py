@@ -103,7 +103,9 @@ class Step(models.Model):
         Account, on_delete=models.PROTECT, null=True, blank=True, related_name="steps"
     )
     recipient = models.CharField(max_length=20, choices=Recipient.choices, blank=True)
-    action = models.CharField(max_length=20, choices=Action.choices, default=Action.CREATE_OR_UPDATE)
+    action = models.CharField(
+        max_length=20, choices=Action.choices, default=Action.CREATE_OR_UPDATE
+    )
     duplicate_match = models.CharField(
         max_length=30, choices=DuplicateMatch.choices, default=DuplicateMatch.EMAIL
     )
@@ -112,7 +114,9 @@ class Step(models.Model):
         choices=[("BILLING", "Billing"), ("SHIPPING", "Shipping"), ("OTHER", "Other")],
         default="BILLING",
     )
-    tag_ids = models.JSONField(default=list, blank=True, help_text="CRM tag ids (or names) to apply")
+    tag_ids = models.JSONField(
+        default=list, blank=True, help_text="CRM tag ids (or names) to apply"
+    )
     sequences = models.JSONField(
         default=list,
         blank=True,
@@ -138,8 +142,9 @@ class Step(models.Model):
         if not self.account_id or not self.recipient:
             raise ValidationError("A recipient step needs an account and a recipient.")
         if RECIPIENT_CRM[self.recipient] != self.account.crm:
+            needed = RECIPIENT_CRM[self.recipient].label
             raise ValidationError(
-                {"recipient": f"{self.get_recipient_display()} needs a {RECIPIENT_CRM[self.recipient].label} account."}
+                {"recipient": f"{self.get_recipient_display()} needs a {needed} account."}
             )
 
 

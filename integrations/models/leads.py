@@ -36,9 +36,7 @@ class Lead(models.Model):
     id = models.UUIDField(primary_key=True, default=time_ordered_uuid, editable=False)
     # No single-column FK indexes: the composite indexes below lead with these columns
     # (every index is one more write per lead on the intake hot path).
-    flow = models.ForeignKey(
-        Flow, on_delete=models.PROTECT, related_name="leads", db_index=False
-    )
+    flow = models.ForeignKey(Flow, on_delete=models.PROTECT, related_name="leads", db_index=False)
     source = models.ForeignKey(
         Source, on_delete=models.PROTECT, related_name="leads", db_index=False
     )
@@ -46,7 +44,8 @@ class Lead(models.Model):
     fields = models.JSONField(help_text="Normalised fields the mappings read")
     email = models.CharField(max_length=254, blank=True, default="")
     status = models.CharField(max_length=12, choices=LeadStatus.choices, default=LeadStatus.QUEUED)
-    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
+    # NULL, not "", when absent: the partial unique index below skips NULLs.
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     received_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 

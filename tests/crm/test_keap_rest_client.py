@@ -29,10 +29,17 @@ def test_the_full_lead_body_follows_keaps_rules():
     assert body["family_name"] == "Lee" and body["suffix"] == "Jr"
     assert body["email_addresses"] == [{"email": "ann.lee@example.com", "field": "EMAIL1"}]
     assert [p["field"] for p in body["phone_numbers"]] == ["PHONE1", "PHONE2", "PHONE3"]
-    assert body["addresses"] == [{
-        "field": "BILLING", "line1": "1 Main St", "line2": "Suite 5", "locality": "Phoenix",
-        "postal_code": "85001", "country_code": "USA", "region": "US-AZ",
-    }]
+    assert body["addresses"] == [
+        {
+            "field": "BILLING",
+            "line1": "1 Main St",
+            "line2": "Suite 5",
+            "locality": "Phoenix",
+            "postal_code": "85001",
+            "country_code": "USA",
+            "region": "US-AZ",
+        }
+    ]
     assert body["birthday"] == "1990-09-25T00:00:00.000Z"
     assert body["job_title"] == "CTO" and body["website"] == "https://ann.example.com"
     assert "notes" not in body  # comments go to a note record (wire spec §2.4)
@@ -44,13 +51,23 @@ def test_a_region_is_never_sent_without_a_country_code():
 
 
 def test_the_address_type_follows_the_step():
-    assert contact_body(full_contact(), address_type="SHIPPING")["addresses"][0]["field"] == "SHIPPING"
+    assert (
+        contact_body(full_contact(), address_type="SHIPPING")["addresses"][0]["field"] == "SHIPPING"
+    )
 
 
 def test_manual_fields_are_typed_as_keap_expects():
-    contact = ContactData(email="a@b.co", custom_fields={"7": 87},
-                          extra={"lead_source_id": "12", "owner_id": 3, "contact_type": "Lead",
-                                 "source_type": "API", "preferred_locale": "en_US"})
+    contact = ContactData(
+        email="a@b.co",
+        custom_fields={"7": 87},
+        extra={
+            "lead_source_id": "12",
+            "owner_id": 3,
+            "contact_type": "Lead",
+            "source_type": "API",
+            "preferred_locale": "en_US",
+        },
+    )
     body = contact_body(contact)
     assert body["custom_fields"] == [{"id": 7, "content": 87}]
     assert (body["lead_source_id"], body["owner_id"]) == (12, 3)
@@ -60,19 +77,38 @@ def test_manual_fields_are_typed_as_keap_expects():
 def test_an_unknown_keap_field_in_a_mapping_is_a_failure_naming_the_field():
     with pytest.raises(CrmError) as err:
         contact_body(ContactData(email="a@b.co", extra={"favourite_colour": "red"}))
-    assert (err.value.retryable, err.value.reason) == (False, "unknown Keap field in mapping: favourite_colour")
+    assert (err.value.retryable, err.value.reason) == (
+        False,
+        "unknown Keap field in mapping: favourite_colour",
+    )
 
 
 @responses.activate
-@pytest.mark.parametrize("action, match", [
-    ("create", "Email"), ("create_or_update", "Email"), ("create_or_update", "EmailAndName"),
-    ("create_or_update", "EmailAndNameAndCompany"),
-])
+@pytest.mark.parametrize(
+    "action, match",
+    [
+        ("create", "Email"),
+        ("create_or_update", "Email"),
+        ("create_or_update", "EmailAndName"),
+        ("create_or_update", "EmailAndNameAndCompany"),
+    ],
+)
 def test_every_request_body_validates_against_the_official_v1_schema(action, match):
     contact = full_contact()
     contact.company = "Acme"
-    responses.get(f"{BASE}/rest/v1/contacts", json={"contacts": [
-        {"id": 5, "given_name": "Ann", "family_name": "Lee", "company": {"id": 1, "company_name": "Acme"}}]})
+    responses.get(
+        f"{BASE}/rest/v1/contacts",
+        json={
+            "contacts": [
+                {
+                    "id": 5,
+                    "given_name": "Ann",
+                    "family_name": "Lee",
+                    "company": {"id": 1, "company_name": "Acme"},
+                }
+            ]
+        },
+    )
     saved = {"id": 5, "given_name": "Ann", "family_name": "Lee"}
     responses.post(f"{BASE}/rest/v1/contacts", json=saved, status=201)
     responses.put(f"{BASE}/rest/v1/contacts", json=saved)
@@ -83,15 +119,23 @@ def test_every_request_body_validates_against_the_official_v1_schema(action, mat
     responses.post(f"{BASE}/rest/v1/contacts/5/tags", json={"100": "SUCCESS"})
     responses.post(f"{BASE}/rest/v1/campaigns/45/sequences/1/contacts/5", status=204)
     http = CrmSession()
-    plan = StepPlan(action=action, duplicate_match=match, tag_ids=(100,),
-                    sequences=({"campaign_id": 45, "sequence_id": 1},))
+    plan = StepPlan(
+        action=action,
+        duplicate_match=match,
+        tag_ids=(100,),
+        sequences=({"campaign_id": 45, "sequence_id": 1},),
+    )
     result = KeapRestRecipient().deliver(contact=contact, plan=plan, credentials=CREDS, http=http)
     assert result.outcome == "success" and result.contact_id == "5"
     import json
 
-    paths = {"/rest/v1/contacts": "/v1/contacts", "/rest/v1/notes": "/v1/notes",
-             "/rest/v1/contacts/5": "/v1/contacts/{contactId}", "/rest/v1/companies": "/v1/companies",
-             "/rest/v1/contacts/5/tags": "/v1/contacts/{contactId}/tags"}
+    paths = {
+        "/rest/v1/contacts": "/v1/contacts",
+        "/rest/v1/notes": "/v1/notes",
+        "/rest/v1/contacts/5": "/v1/contacts/{contactId}",
+        "/rest/v1/companies": "/v1/companies",
+        "/rest/v1/contacts/5/tags": "/v1/contacts/{contactId}/tags",
+    }
     checked = 0
     for call in http.calls:
         if call.request_body:
@@ -102,25 +146,61 @@ def test_every_request_body_validates_against_the_official_v1_schema(action, mat
 
 
 @responses.activate
-@pytest.mark.parametrize("status, body, reason, retryable, auth", [
-    (400, {"message": "Input could not be converted to a valid request"}, "invalid request", False, False),
-    (400, {"message": "BILLING Region is invalid"}, "region invalid", False, False),
-    (401, {"fault": {"faultstring": "Invalid Access Token",
-                     "detail": {"errorcode": "keymanagement.service.invalid_access_token"}}},
-     "authentication rejected", False, True),
-    (401, {"fault": {"faultstring": "Access Token expired",
-                     "detail": {"errorcode": "keymanagement.service.access_token_expired"}}},
-     "access token expired", False, True),
-    (409, {"message": "Duplicate"}, "duplicate contact rejected", False, False),
-    (429, {"fault": {"faultstring": "Rate limit quota violation"}}, "rate limited by CRM", True, False),
-    (503, {}, "CRM server error (503)", True, False),
-])
+@pytest.mark.parametrize(
+    "status, body, reason, retryable, auth",
+    [
+        (
+            400,
+            {"message": "Input could not be converted to a valid request"},
+            "invalid request",
+            False,
+            False,
+        ),
+        (400, {"message": "BILLING Region is invalid"}, "region invalid", False, False),
+        (
+            401,
+            {
+                "fault": {
+                    "faultstring": "Invalid Access Token",
+                    "detail": {"errorcode": "keymanagement.service.invalid_access_token"},
+                }
+            },
+            "authentication rejected",
+            False,
+            True,
+        ),
+        (
+            401,
+            {
+                "fault": {
+                    "faultstring": "Access Token expired",
+                    "detail": {"errorcode": "keymanagement.service.access_token_expired"},
+                }
+            },
+            "access token expired",
+            False,
+            True,
+        ),
+        (409, {"message": "Duplicate"}, "duplicate contact rejected", False, False),
+        (
+            429,
+            {"fault": {"faultstring": "Rate limit quota violation"}},
+            "rate limited by CRM",
+            True,
+            False,
+        ),
+        (503, {}, "CRM server error (503)", True, False),
+    ],
+)
 def test_keap_errors_become_countable_reasons(status, body, reason, retryable, auth):
     responses.post(f"{BASE}/rest/v1/contacts", json=body, status=status)
     with pytest.raises(CrmError) as err:
-        KeapRestRecipient().deliver(contact=ContactData(email="a@b.co"),
-                                    plan=StepPlan(action="create", duplicate_match="Email"),
-                                    credentials=CREDS, http=CrmSession())
+        KeapRestRecipient().deliver(
+            contact=ContactData(email="a@b.co"),
+            plan=StepPlan(action="create", duplicate_match="Email"),
+            credentials=CREDS,
+            http=CrmSession(),
+        )
     assert (err.value.reason, err.value.retryable, err.value.auth) == (reason, retryable, auth)
     assert "a@b.co" not in err.value.reason
 
@@ -129,9 +209,12 @@ def test_keap_errors_become_countable_reasons(status, body, reason, retryable, a
 def test_a_429_with_retry_after_is_honoured():
     responses.post(f"{BASE}/rest/v1/contacts", json={}, status=429, headers={"Retry-After": "7"})
     with pytest.raises(CrmError) as err:
-        KeapRestRecipient().deliver(contact=ContactData(email="a@b.co"),
-                                    plan=StepPlan(action="create", duplicate_match="Email"),
-                                    credentials=CREDS, http=CrmSession())
+        KeapRestRecipient().deliver(
+            contact=ContactData(email="a@b.co"),
+            plan=StepPlan(action="create", duplicate_match="Email"),
+            credentials=CREDS,
+            http=CrmSession(),
+        )
     assert err.value.retry_after == 7
 
 
@@ -141,9 +224,12 @@ def test_a_timeout_is_a_retryable_error(settings):
     with responses.RequestsMock() as mocked:
         mocked.post(f"{BASE}/rest/v1/contacts", body=requests.Timeout())
         with pytest.raises(CrmError) as err:
-            KeapRestRecipient().deliver(contact=ContactData(email="a@b.co"),
-                                        plan=StepPlan(action="create", duplicate_match="Email"),
-                                        credentials=CREDS, http=CrmSession())
+            KeapRestRecipient().deliver(
+                contact=ContactData(email="a@b.co"),
+                plan=StepPlan(action="create", duplicate_match="Email"),
+                credentials=CREDS,
+                http=CrmSession(),
+            )
     assert (err.value.reason, err.value.retryable) == ("CRM timed out", True)
 
 
@@ -151,9 +237,12 @@ def test_a_timeout_is_a_retryable_error(settings):
 def test_the_api_key_never_reaches_the_recorded_attempt():
     responses.post(f"{BASE}/rest/v1/contacts", json={"id": 9}, status=201)
     http = CrmSession(secrets=(CREDS.api_key,))
-    KeapRestRecipient().deliver(contact=ContactData(email="a@b.co", birthday=date(2000, 1, 2)),
-                                plan=StepPlan(action="create", duplicate_match="Email"),
-                                credentials=CREDS, http=http)
+    KeapRestRecipient().deliver(
+        contact=ContactData(email="a@b.co", birthday=date(2000, 1, 2)),
+        plan=StepPlan(action="create", duplicate_match="Email"),
+        credentials=CREDS,
+        http=http,
+    )
     recorded = repr(http.calls)
     assert CREDS.api_key not in recorded
     assert http.calls[0].request_headers["X-Keap-API-Key"] == "[redacted]"

@@ -57,7 +57,11 @@ def test_a_created_contact_is_a_success_with_its_id_and_attempt(create_step):
     delivery_attempt(delivery_id=delivery.pk)
     delivery.refresh_from_db()
     assert (delivery.status, delivery.outcome, delivery.contact_id, delivery.duplicate) == (
-        DeliveryStatus.DONE, "success", "77", False)
+        DeliveryStatus.DONE,
+        "success",
+        "77",
+        False,
+    )
     assert delivery.response_ms is not None and delivery.attempt_count == 1
     attempt = Attempt.objects.get(delivery=delivery)
     assert (attempt.method, attempt.status_code) == ("POST", 201)
@@ -67,29 +71,41 @@ def test_a_created_contact_is_a_success_with_its_id_and_attempt(create_step):
 
 @pytest.mark.django_db
 @responses.activate
-@pytest.mark.parametrize("status, outcome, reason", [
-    (400, "failure", "invalid request"),
-    (409, "failure", "duplicate contact rejected"),
-    (401, "error", "authentication rejected"),
-])
+@pytest.mark.parametrize(
+    "status, outcome, reason",
+    [
+        (400, "failure", "invalid request"),
+        (409, "failure", "duplicate contact rejected"),
+        (401, "error", "authentication rejected"),
+    ],
+)
 def test_final_answers_are_recorded_without_retry(create_step, status, outcome, reason):
-    responses.post(CONTACTS, json={"message": "Input could not be converted to a valid request"},
-                   status=status)
+    responses.post(
+        CONTACTS, json={"message": "Input could not be converted to a valid request"}, status=status
+    )
     delivery = new_delivery(create_step)
     delivery_attempt(delivery_id=delivery.pk)
     delivery.refresh_from_db()
-    assert (delivery.status, delivery.outcome, delivery.reason) == (DeliveryStatus.DONE, outcome, reason)
+    assert (delivery.status, delivery.outcome, delivery.reason) == (
+        DeliveryStatus.DONE,
+        outcome,
+        reason,
+    )
     assert delivery.attempt_count == 1
 
 
 @pytest.mark.django_db
 @responses.activate
-@pytest.mark.parametrize("answer", [
-    {"status": 503, "json": {}},
-    {"status": 429, "json": {}},
-    {"body": requests.Timeout()},
-    {"body": requests.ConnectionError()},
-], ids=["5xx", "429", "timeout", "connection"])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"status": 503, "json": {}},
+        {"status": 429, "json": {}},
+        {"body": requests.Timeout()},
+        {"body": requests.ConnectionError()},
+    ],
+    ids=["5xx", "429", "timeout", "connection"],
+)
 def test_transient_errors_are_retried_later_with_backoff(create_step, answer):
     responses.post(CONTACTS, **answer)
     delivery = new_delivery(create_step)
@@ -113,8 +129,14 @@ def test_the_last_allowed_try_records_the_final_error(create_step, settings):
         delivery_attempt(delivery_id=delivery.pk)
     delivery.refresh_from_db()
     assert (delivery.status, delivery.outcome, delivery.reason, delivery.attempt_count) == (
-        DeliveryStatus.DONE, "error", "CRM server error (503)", 2)
-    tries = Attempt.objects.filter(delivery=delivery, method="POST").values_list("number", flat=True)
+        DeliveryStatus.DONE,
+        "error",
+        "CRM server error (503)",
+        2,
+    )
+    tries = Attempt.objects.filter(delivery=delivery, method="POST").values_list(
+        "number", flat=True
+    )
     assert sorted(tries) == [1, 2]
 
 
@@ -153,7 +175,10 @@ def test_an_account_needing_reconnect_holds_its_deliveries(create_step):
     delivery_attempt(delivery_id=delivery.pk)
     delivery.refresh_from_db()
     assert (delivery.status, delivery.outcome, delivery.reason) == (
-        DeliveryStatus.HELD, "", "account needs reconnect")
+        DeliveryStatus.HELD,
+        "",
+        "account needs reconnect",
+    )
     assert delivery.attempt_count == 0  # waiting for a reconnect is not a try
 
 
@@ -161,8 +186,14 @@ def test_an_account_needing_reconnect_holds_its_deliveries(create_step):
 @responses.activate
 def test_the_next_step_gets_its_delivery_and_a_stop_step_stops_the_flow(create_step):
     flow, step, _ = create_step
-    second = Step.objects.create(flow=flow, position=2, name="Second", account=keap_account(name="k2"),
-                                 recipient="keap_rest", action="create")
+    second = Step.objects.create(
+        flow=flow,
+        position=2,
+        name="Second",
+        account=keap_account(name="k2"),
+        recipient="keap_rest",
+        action="create",
+    )
     responses.post(CONTACTS, json={"id": 1}, status=201)
     delivery = new_delivery(create_step)
     delivery_attempt(delivery_id=delivery.pk)
@@ -228,9 +259,12 @@ def test_the_sweeper_enqueues_due_and_abandoned_deliveries_only(create_step):
     Delivery.objects.filter(pk=due.pk).update(next_attempt_at=now - timedelta(minutes=1))
     Delivery.objects.filter(pk=fresh.pk).update(next_attempt_at=now)
     Delivery.objects.filter(pk=abandoned.pk).update(
-        status="in_progress", lease_expires_at=now - timedelta(minutes=1))
+        status="in_progress", lease_expires_at=now - timedelta(minutes=1)
+    )
     Delivery.objects.filter(pk=later.pk).update(next_attempt_at=now + timedelta(minutes=5))
-    Delivery.objects.filter(pk=done.pk).update(status="done", next_attempt_at=now - timedelta(hours=1))
+    Delivery.objects.filter(pk=done.pk).update(
+        status="done", next_attempt_at=now - timedelta(hours=1)
+    )
     with mock.patch("integrations.tasks.deliver.delay") as delay:
         swept = delivery_sweep(now=now)
     assert sorted(swept) == sorted([due.pk, abandoned.pk])

@@ -32,8 +32,10 @@ def test_a_delayed_retry_is_published_alone_with_its_countdown():
 
 
 def test_a_batch_is_fanned_out_so_its_deliveries_run_in_parallel():
-    with mock.patch("integrations.tasks.deliver.delay") as fan_out, \
-            mock.patch("integrations.tasks.delivery_attempt") as attempt:
+    with (
+        mock.patch("integrations.tasks.deliver.delay") as fan_out,
+        mock.patch("integrations.tasks.delivery_attempt") as attempt,
+    ):
         deliver_batch([1, 2, 3])
     assert [c.args[0] for c in fan_out.call_args_list] == [2, 3]
     attempt.assert_called_once_with(delivery_id=1)

@@ -20,7 +20,9 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
 @pytest.fixture(autouse=True)
 def sandbox(live_server, sandbox_urls, celery_worker):
-    requests.post(f"{live_server.url}/sandbox/keap/_control/faults", json={"reset": True}, timeout=5)
+    requests.post(
+        f"{live_server.url}/sandbox/keap/_control/faults", json={"reset": True}, timeout=5
+    )
     return live_server.url
 
 
@@ -38,29 +40,50 @@ def finished(lead_id):
     def check():
         delivery = Delivery.objects.filter(lead_id=lead_id, status="done").first()
         return delivery
+
     return wait_until(check, timeout=30)
 
 
 def faults(live_server, **fault):
-    requests.post(f"{live_server.url}/sandbox/keap/_control/faults", json=fault, timeout=5).raise_for_status()
+    requests.post(
+        f"{live_server.url}/sandbox/keap/_control/faults", json=fault, timeout=5
+    ).raise_for_status()
 
 
 def test_a_lead_with_all_17_standard_fields_arrives_with_every_one(live_server):
-    flow, _, key = flow_with_step(tag_ids=[100, 101], sequences=[{"campaign_id": 45, "sequence_id": 1}])
+    flow, _, key = flow_with_step(
+        tag_ids=[100, 101], sequences=[{"campaign_id": 45, "sequence_id": 1}]
+    )
     response = post_lead(live_server, flow, key, FULL_LEAD, wait=20)
     assert response.status_code == 200, response.text
     step = response.json()["steps"][0]
     assert step["outcome"] == "success", step
     [contact] = sandbox_contacts(live_server, FULL_LEAD["email"])
     assert step["contact_id"] == str(contact["id"]) and step["duplicate"] is False
-    assert (contact["given_name"], contact["middle_name"], contact["family_name"], contact["suffix"]) == (
-        "Ann", "Q", "Lee", "Jr")
+    assert (
+        contact["given_name"],
+        contact["middle_name"],
+        contact["family_name"],
+        contact["suffix"],
+    ) == ("Ann", "Q", "Lee", "Jr")
     assert contact["email_addresses"][0]["email"] == "ann.lee@example.com"
-    assert [p["number"] for p in contact["phone_numbers"]] == ["+16025550101", "+14805550102", "+16235550103"]
+    assert [p["number"] for p in contact["phone_numbers"]] == [
+        "+16025550101",
+        "+14805550102",
+        "+16235550103",
+    ]
     [address] = contact["addresses"]
     assert (address["field"], address["line1"], address["line2"], address["locality"]) == (
-        "BILLING", "1 Main St", "Suite 5", "Phoenix")
-    assert (address["region"], address["country_code"], address["postal_code"]) == ("Arizona", "USA", "85001")
+        "BILLING",
+        "1 Main St",
+        "Suite 5",
+        "Phoenix",
+    )
+    assert (address["region"], address["country_code"], address["postal_code"]) == (
+        "Arizona",
+        "USA",
+        "85001",
+    )
     assert contact["website"] == "https://ann.example.com"
     assert contact["job_title"] == "CTO"
     assert contact["birthday"].startswith("1990-09-25")
@@ -73,19 +96,33 @@ def test_a_lead_with_all_17_standard_fields_arrives_with_every_one(live_server):
     assert all("KeapAK" not in a.request_body + str(a.request_headers) for a in attempts)
 
 
-@pytest.mark.parametrize("match, second, same_contact", [
-    ("Email", {"first_name": "Someone", "last_name": "Else"}, True),
-    ("EmailAndName", {"first_name": "Ann", "last_name": "Lee"}, True),
-    ("EmailAndName", {"first_name": "Bea", "last_name": "Lee"}, False),
-    ("EmailAndNameAndCompany", {"first_name": "Ann", "last_name": "Lee", "company": "Acme"}, True),
-    ("EmailAndNameAndCompany", {"first_name": "Ann", "last_name": "Lee", "company": "Other"}, False),
-])
-def test_duplicates_are_matched_by_the_steps_rule_and_updated(live_server, match, second, same_contact):
+@pytest.mark.parametrize(
+    "match, second, same_contact",
+    [
+        ("Email", {"first_name": "Someone", "last_name": "Else"}, True),
+        ("EmailAndName", {"first_name": "Ann", "last_name": "Lee"}, True),
+        ("EmailAndName", {"first_name": "Bea", "last_name": "Lee"}, False),
+        (
+            "EmailAndNameAndCompany",
+            {"first_name": "Ann", "last_name": "Lee", "company": "Acme"},
+            True,
+        ),
+        (
+            "EmailAndNameAndCompany",
+            {"first_name": "Ann", "last_name": "Lee", "company": "Other"},
+            False,
+        ),
+    ],
+)
+def test_duplicates_are_matched_by_the_steps_rule_and_updated(
+    live_server, match, second, same_contact
+):
     flow, _, key = flow_with_step(action="create_or_update", duplicate_match=match)
     base = {"email": "dup@example.com", "first_name": "Ann", "last_name": "Lee", "company": "Acme"}
     first = post_lead(live_server, flow, key, base, wait=20).json()["steps"][0]
-    again = post_lead(live_server, flow, key, {"email": "dup@example.com", "city": "Mesa", **second},
-                      wait=20).json()["steps"][0]
+    again = post_lead(
+        live_server, flow, key, {"email": "dup@example.com", "city": "Mesa", **second}, wait=20
+    ).json()["steps"][0]
     assert first["outcome"] == again["outcome"] == "success"
     assert first["duplicate"] is False
     assert again["duplicate"] is same_contact
@@ -95,8 +132,12 @@ def test_duplicates_are_matched_by_the_steps_rule_and_updated(live_server, match
 
 def test_create_always_makes_a_new_contact(live_server):
     flow, _, key = flow_with_step(action="create")
-    ids = {post_lead(live_server, flow, key, {"email": "twice@example.com"}, wait=20).json()["steps"][0]["contact_id"]
-           for _ in range(2)}
+    ids = {
+        post_lead(live_server, flow, key, {"email": "twice@example.com"}, wait=20).json()["steps"][
+            0
+        ]["contact_id"]
+        for _ in range(2)
+    }
     assert len(ids) == 2
 
 
@@ -119,7 +160,9 @@ def test_a_429_is_retried(live_server):
 def test_a_timeout_is_retried_without_creating_a_second_contact(live_server):
     flow, _, key = flow_with_step(action="create")
     faults(live_server, latency_ms=2500, count=1)  # the worker's read timeout is 2 s
-    delivery = finished(post_lead(live_server, flow, key, {"email": "slow@example.com"}).json()["id"])
+    delivery = finished(
+        post_lead(live_server, flow, key, {"email": "slow@example.com"}).json()["id"]
+    )
     assert delivery.outcome == "success" and delivery.attempt_count == 2
     assert Attempt.objects.filter(delivery=delivery, error="timeout").exists()
     assert len(sandbox_contacts(live_server, "slow@example.com")) == 1
@@ -130,10 +173,15 @@ def test_errors_that_retrying_cannot_fix_are_final_at_once(live_server):
     flow, _, key = flow_with_step(account=bad_key)
     delivery = finished(post_lead(live_server, flow, key, {"email": "a@example.com"}).json()["id"])
     assert (delivery.outcome, delivery.reason, delivery.attempt_count) == (
-        "error", "authentication rejected", 1)
+        "error",
+        "authentication rejected",
+        1,
+    )
 
     flow2, _, key2 = flow_with_step(flow_name="Bad field", mappings=[("score", "custom:424242")])
-    delivery = finished(post_lead(live_server, flow2, key2, {"email": "b@example.com", "score": 3}).json()["id"])
+    delivery = finished(
+        post_lead(live_server, flow2, key2, {"email": "b@example.com", "score": 3}).json()["id"]
+    )
     assert (delivery.outcome, delivery.attempt_count) == ("failure", 1)
 
 
@@ -161,8 +209,12 @@ def test_an_idempotent_repeat_delivers_once(live_server):
     flow, _, key = flow_with_step(action="create")
     url = f"{live_server.url}/api/v1/flows/{flow.pk}/leads"
     headers = {"X-Api-Key": key, "Idempotency-Key": "order-991"}
-    ids = {requests.post(url, json={"email": "idem@example.com"}, headers=headers, timeout=10).json()["id"]
-           for _ in range(3)}
+    ids = {
+        requests.post(url, json={"email": "idem@example.com"}, headers=headers, timeout=10).json()[
+            "id"
+        ]
+        for _ in range(3)
+    }
     assert len(ids) == 1
     finished(ids.pop())
     with transaction.atomic():

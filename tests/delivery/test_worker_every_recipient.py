@@ -12,13 +12,18 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 @pytest.fixture(autouse=True)
 def sandboxes(live_server, sandbox_urls, celery_worker):
     for crm in ("keap", "highlevel"):
-        requests.post(f"{live_server.url}/sandbox/{crm}/_control/faults", json={"reset": True},
-                      timeout=5)
+        requests.post(
+            f"{live_server.url}/sandbox/{crm}/_control/faults", json={"reset": True}, timeout=5
+        )
 
 
 def deliver(live_server, flow, key):
-    response = requests.post(f"{live_server.url}/api/v1/flows/{flow.pk}/leads?wait=20",
-                             json=FULL_LEAD, headers={"X-Api-Key": key}, timeout=40)
+    response = requests.post(
+        f"{live_server.url}/api/v1/flows/{flow.pk}/leads?wait=20",
+        json=FULL_LEAD,
+        headers={"X-Api-Key": key},
+        timeout=40,
+    )
     assert response.status_code == 200, response.text
     [step] = response.json()["steps"]
     assert step["outcome"] == "success", step
@@ -28,18 +33,25 @@ def deliver(live_server, flow, key):
 
 def sandbox_contact(live_server, crm):
     url = f"{live_server.url}/sandbox/{crm}/_control/contacts"
-    [contact] = requests.get(url, params={"email": FULL_LEAD["email"]}, timeout=5).json()["contacts"]
+    [contact] = requests.get(url, params={"email": FULL_LEAD["email"]}, timeout=5).json()[
+        "contacts"
+    ]
     return contact
 
 
 def test_keap_xmlrpc_gets_every_standard_field_under_its_legacy_names(live_server):
-    flow, _, key = flow_with_step(recipient="keap_xmlrpc", tag_ids=[100],
-                                  sequences=[{"campaign_id": 200}])
+    flow, _, key = flow_with_step(
+        recipient="keap_xmlrpc", tag_ids=[100], sequences=[{"campaign_id": 200}]
+    )
     step = deliver(live_server, flow, key)
     contact = sandbox_contact(live_server, "keap")
     assert str(contact["id"]) == step["contact_id"]
-    assert (contact["given_name"], contact["middle_name"], contact["family_name"], contact["suffix"]) == (
-        "Ann", "Q", "Lee", "Jr")
+    assert (
+        contact["given_name"],
+        contact["middle_name"],
+        contact["family_name"],
+        contact["suffix"],
+    ) == ("Ann", "Q", "Lee", "Jr")
     assert len(contact["phone_numbers"]) == 3
     assert contact["addresses"][0]["line1"] == "1 Main St"
     assert contact["addresses"][0]["line2"] == "Suite 5"
@@ -54,8 +66,9 @@ def test_keap_xmlrpc_gets_every_standard_field_under_its_legacy_names(live_serve
 
 
 def test_highlevel_gets_every_field_it_keeps(live_server):
-    flow, _, key = flow_with_step(account=highlevel_account(), recipient="highlevel",
-                                  tag_ids=["new-lead"])
+    flow, _, key = flow_with_step(
+        account=highlevel_account(), recipient="highlevel", tag_ids=["new-lead"]
+    )
     step = deliver(live_server, flow, key)
     contact = sandbox_contact(live_server, "highlevel")
     assert contact["id"] == step["contact_id"]
@@ -64,7 +77,11 @@ def test_highlevel_gets_every_field_it_keeps(live_server):
     assert contact["phone"] == "+16025550101"
     assert contact["address1"] == "1 Main St, Suite 5"
     assert (contact["city"], contact["state"], contact["postalCode"], contact["country"]) == (
-        "Phoenix", "AZ", "85001", "US")
+        "Phoenix",
+        "AZ",
+        "85001",
+        "US",
+    )
     assert contact["website"] == "https://ann.example.com"
     assert contact["dateOfBirth"].startswith("1990-09-25")
     assert contact["tags"] == ["new-lead"]
@@ -79,11 +96,19 @@ def test_a_second_lead_is_a_duplicate_in_every_crm(live_server):
     ]
     for flow, _, key in flows:
         first = deliver(live_server, flow, key)
-        response = requests.post(f"{live_server.url}/api/v1/flows/{flow.pk}/leads?wait=20",
-                                 json=FULL_LEAD, headers={"X-Api-Key": key}, timeout=40)
+        response = requests.post(
+            f"{live_server.url}/api/v1/flows/{flow.pk}/leads?wait=20",
+            json=FULL_LEAD,
+            headers={"X-Api-Key": key},
+            timeout=40,
+        )
         [again] = response.json()["steps"]
         assert (again["outcome"], again["duplicate"], again["contact_id"]) == (
-            "success", True, first["contact_id"]), flow.name
+            "success",
+            True,
+            first["contact_id"],
+        ), flow.name
         # REST and XML-RPC share one Keap store: the next flow starts from an empty one.
-        requests.post(f"{live_server.url}/sandbox/keap/_control/faults", json={"wipe_data": True},
-                      timeout=5)
+        requests.post(
+            f"{live_server.url}/sandbox/keap/_control/faults", json={"wipe_data": True}, timeout=5
+        )

@@ -13,7 +13,11 @@ pytestmark = pytest.mark.django_db
 
 
 def post(client, flow, key, body, *, content_type="application/json", headers=None, query=""):
-    data = json.dumps(body) if content_type == "application/json" and not isinstance(body, (str, bytes)) else body
+    data = (
+        json.dumps(body)
+        if content_type == "application/json" and not isinstance(body, (str, bytes))
+        else body
+    )
     return client.post(
         f"/api/v1/flows/{flow.pk}/leads{query}",
         data=data,
@@ -44,17 +48,25 @@ def test_a_json_lead_is_stored_with_a_pending_delivery_and_answered_202(client, 
 
 def test_form_encoded_fields_are_accepted(client, flow_key):
     flow, _, key = flow_key
-    response = post(client, flow, key, "first_name=Bo&email=bo%40example.com",
-                    content_type="application/x-www-form-urlencoded")
+    response = post(
+        client,
+        flow,
+        key,
+        "first_name=Bo&email=bo%40example.com",
+        content_type="application/x-www-form-urlencoded",
+    )
     assert response.status_code == 202
     assert Lead.objects.get().fields == {"first_name": "Bo", "email": "bo@example.com"}
 
 
 def test_the_key_may_come_as_a_bearer_token(client, flow_key):
     flow, _, key = flow_key
-    response = client.post(f"/api/v1/flows/{flow.pk}/leads", data={"email": "a@b.co"},
-                           content_type="application/json",
-                           headers={"Authorization": f"Bearer {key}"})
+    response = client.post(
+        f"/api/v1/flows/{flow.pk}/leads",
+        data={"email": "a@b.co"},
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {key}"},
+    )
     assert response.status_code == 202
 
 
@@ -63,7 +75,7 @@ def test_the_key_may_come_as_a_bearer_token(client, flow_key):
     [
         ("{not json", "__all__"),
         ([1, 2, 3], "__all__"),
-        ("\"a string\"", "__all__"),
+        ('"a string"', "__all__"),
         ({}, "__all__"),
         ({"comments": "x" * 10_001}, "comments"),
     ],
@@ -95,8 +107,12 @@ def test_a_key_of_another_flow_gets_401(client, flow_key):
 
 def test_an_unknown_flow_gets_404(client, flow_key):
     _, _, key = flow_key
-    response = client.post("/api/v1/flows/999999/leads", data={"email": "a@b.co"},
-                           content_type="application/json", headers={"X-Api-Key": key})
+    response = client.post(
+        "/api/v1/flows/999999/leads",
+        data={"email": "a@b.co"},
+        content_type="application/json",
+        headers={"X-Api-Key": key},
+    )
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"
 
@@ -127,14 +143,18 @@ def test_a_source_over_its_rate_gets_429(client, flow_key):
 def test_a_lead_that_cannot_be_stored_gets_503_never_2xx(client, flow_key):
     flow, _, key = flow_key
     down = DatabaseError("connection lost")
-    with mock.patch("integrations.intake.services._insert_in_one_statement", side_effect=down), \
-            mock.patch("integrations.intake.services._insert_with_orm", side_effect=down):
+    with (
+        mock.patch("integrations.intake.services._insert_in_one_statement", side_effect=down),
+        mock.patch("integrations.intake.services._insert_with_orm", side_effect=down),
+    ):
         response = post(client, flow, key, {"email": "a@b.co"})
     assert response.status_code == 503
     assert response.json()["error"] == "unavailable"
 
 
-def test_a_repeated_idempotency_key_returns_the_first_answer_and_stores_nothing_new(client, flow_key):
+def test_a_repeated_idempotency_key_returns_the_first_answer_and_stores_nothing_new(
+    client, flow_key
+):
     flow, _, key = flow_key
     first = post(client, flow, key, {"email": "a@b.co"}, headers={"Idempotency-Key": "k-1"})
     again = post(client, flow, key, {"email": "other@b.co"}, headers={"Idempotency-Key": "k-1"})
@@ -176,16 +196,30 @@ def test_wait_returns_202_when_the_flow_does_not_finish_in_time(client, flow_key
 def test_the_status_endpoint_shows_each_step(client, flow_key):
     flow, step, key = flow_key
     lead_id = post(client, flow, key, {"email": "a@b.co"}).json()["id"]
-    Delivery.objects.update(status="done", outcome="success", contact_id="42", duplicate=False,
-                            response_ms=120, attempt_count=1)
+    Delivery.objects.update(
+        status="done",
+        outcome="success",
+        contact_id="42",
+        duplicate=False,
+        response_ms=120,
+        attempt_count=1,
+    )
     response = client.get(f"/api/v1/leads/{lead_id}", headers={"X-Api-Key": key})
     assert response.status_code == 200
     body = response.json()
     assert body["id"] == lead_id and body["flow"] == flow.pk and body["status"] == "processing"
-    assert body["steps"] == [{
-        "step": step.name, "status": "done", "outcome": "success", "reason": None,
-        "contact_id": "42", "duplicate": False, "attempts": 1, "response_ms": 120,
-    }]
+    assert body["steps"] == [
+        {
+            "step": step.name,
+            "status": "done",
+            "outcome": "success",
+            "reason": None,
+            "contact_id": "42",
+            "duplicate": False,
+            "attempts": 1,
+            "response_ms": 120,
+        }
+    ]
 
 
 def test_the_status_endpoint_needs_a_key_of_the_leads_flow(client, flow_key):
@@ -193,7 +227,9 @@ def test_the_status_endpoint_needs_a_key_of_the_leads_flow(client, flow_key):
     lead_id = post(client, flow, key, {"email": "a@b.co"}).json()["id"]
     _, _, other_key = flow_with_step(flow_name="Other")
     assert client.get(f"/api/v1/leads/{lead_id}").status_code == 401
-    assert client.get(f"/api/v1/leads/{lead_id}", headers={"X-Api-Key": other_key}).status_code == 404
+    assert (
+        client.get(f"/api/v1/leads/{lead_id}", headers={"X-Api-Key": other_key}).status_code == 404
+    )
     assert client.get("/api/v1/leads/not-a-uuid", headers={"X-Api-Key": key}).status_code == 404
 
 
@@ -210,7 +246,9 @@ def test_the_openapi_document_describes_every_error_code(client):
     assert {"200", "202", "400", "401", "404", "413", "415", "429", "503"} <= set(responses)
 
 
-def test_a_busy_source_is_looked_up_once_per_few_seconds(client, flow_key, django_assert_max_num_queries):
+def test_a_busy_source_is_looked_up_once_per_few_seconds(
+    client, flow_key, django_assert_max_num_queries
+):
     flow, _, key = flow_key
     post(client, flow, key, {"email": "first@b.co"})
     with django_assert_max_num_queries(1):  # only the insert: the source is memoised

@@ -12,10 +12,18 @@ from tests.factories import FULL_LEAD
 def test_every_standard_field_is_mapped_automatically():
     contact = contact_from_lead(lead_fields(FULL_LEAD, max_field_chars=10_000))
     assert (contact.first_name, contact.middle_name, contact.last_name, contact.suffix) == (
-        "Ann", "Q", "Lee", "Jr")
+        "Ann",
+        "Q",
+        "Lee",
+        "Jr",
+    )
     assert contact.email == "ann.lee@example.com"
     assert contact.phones == ["+16025550101", "+14805550102", "+16235550103"]
-    assert (contact.address_line1, contact.address_line2, contact.city) == ("1 Main St", "Suite 5", "Phoenix")
+    assert (contact.address_line1, contact.address_line2, contact.city) == (
+        "1 Main St",
+        "Suite 5",
+        "Phoenix",
+    )
     assert (contact.region_code, contact.region_name) == ("US-AZ", "Arizona")
     assert (contact.country_alpha2, contact.country_alpha3) == ("US", "USA")
     assert contact.postal_code == "85001"
@@ -64,25 +72,33 @@ def test_a_phone_alone_is_enough():
 
 
 def test_hand_mappings_fill_custom_fields_templates_and_crm_native_fields():
-    fields = {"email": "a@b.co", "first_name": "Ann", "last_name": "Lee", "score": 87,
-              "utm": {"campaign": "spring"}}
-    contact = contact_from_lead(fields, [
-        ("score", "custom:7"),
-        ("{{lead.first_name}} {{last_name}}", "custom:9"),
-        ("utm.campaign", "custom:8"),
-        ("{{first_name}}", "contact_type"),
-        ("missing_field", "owner_id"),
-        ("score", "job_title"),
-    ])
+    fields = {
+        "email": "a@b.co",
+        "first_name": "Ann",
+        "last_name": "Lee",
+        "score": 87,
+        "utm": {"campaign": "spring"},
+    }
+    contact = contact_from_lead(
+        fields,
+        [
+            ("score", "custom:7"),
+            ("{{lead.first_name}} {{last_name}}", "custom:9"),
+            ("utm.campaign", "custom:8"),
+            ("{{first_name}}", "contact_type"),
+            ("missing_field", "owner_id"),
+            ("score", "job_title"),
+        ],
+    )
     assert contact.custom_fields == {"7": 87, "9": "Ann Lee", "8": "spring"}
     assert contact.extra == {"contact_type": "Ann"}
     assert contact.job_title == "87"
 
 
 def test_normalising_folds_keys_and_trims_values():
-    assert lead_fields({" First Name ": " Ann ", "E-Mail": "X@Y.CO", "email": "A@B.CO"},
-                       max_field_chars=100) == {"first_name": "Ann", "e_mail": "X@Y.CO",
-                                                "email": "a@b.co"}
+    assert lead_fields(
+        {" First Name ": " Ann ", "E-Mail": "X@Y.CO", "email": "A@B.CO"}, max_field_chars=100
+    ) == {"first_name": "Ann", "e_mail": "X@Y.CO", "email": "a@b.co"}
 
 
 def test_nested_oversize_values_are_rejected_by_field():

@@ -315,7 +315,11 @@ def test_gateway_rejections_are_http_errors_not_faults(live_server, control):
 
 
 def test_a_body_that_is_not_a_method_call_is_a_fault_not_a_crash(client):
-    response = client.post("/sandbox/keap/crm/xmlrpc/v1", data=b"<foo/>", content_type="text/xml",
-                           headers={"X-Keap-API-Key": settings.SANDBOX_KEAP_API_KEY})
+    response = client.post(
+        "/sandbox/keap/crm/xmlrpc/v1",
+        data=b"<foo/>",
+        content_type="text/xml",
+        headers={"X-Keap-API-Key": settings.SANDBOX_KEAP_API_KEY},
+    )
     assert response.status_code == 200
     assert b"<fault>" in response.content

@@ -27,12 +27,30 @@ DEMO_KEY_FALLBACK = "lf_demo_key_change_me_0123456789abcdef"
 
 # (flow name, recipient, CRM, tags, sequences, options)
 DEMO_FLOWS = [
-    ("Web leads → Keap REST", Recipient.KEAP_REST, CrmKind.KEAP, [100, 101],
-     [{"campaign_id": 45, "sequence_id": 1}], {}),
-    ("Web leads → Keap XML-RPC", Recipient.KEAP_XMLRPC, CrmKind.KEAP, [100],
-     [{"campaign_id": 200}], {}),
-    ("Web leads → HighLevel", Recipient.HIGHLEVEL, CrmKind.HIGHLEVEL, ["new-lead", "website"],
-     [], {}),
+    (
+        "Web leads → Keap REST",
+        Recipient.KEAP_REST,
+        CrmKind.KEAP,
+        [100, 101],
+        [{"campaign_id": 45, "sequence_id": 1}],
+        {},
+    ),
+    (
+        "Web leads → Keap XML-RPC",
+        Recipient.KEAP_XMLRPC,
+        CrmKind.KEAP,
+        [100],
+        [{"campaign_id": 200}],
+        {},
+    ),
+    (
+        "Web leads → HighLevel",
+        Recipient.HIGHLEVEL,
+        CrmKind.HIGHLEVEL,
+        ["new-lead", "website"],
+        [],
+        {},
+    ),
 ]
 
 
@@ -51,9 +69,14 @@ class Command(BaseCommand):
             step, _ = Step.objects.get_or_create(
                 flow=flow,
                 position=1,
-                defaults={"name": f"{recipient.label}", "account": accounts[crm],
-                          "recipient": recipient, "tag_ids": tags, "sequences": sequences,
-                          "options": opts},
+                defaults={
+                    "name": f"{recipient.label}",
+                    "account": accounts[crm],
+                    "recipient": recipient,
+                    "tag_ids": tags,
+                    "sequences": sequences,
+                    "options": opts,
+                },
             )
             if not step.mappings.exists() and recipient == Recipient.KEAP_REST:
                 FieldMapping.objects.create(step=step, source="lead_score", target="custom:7")
@@ -61,11 +84,12 @@ class Command(BaseCommand):
             lines.append(f"  {flow.name}: {settings.PUBLIC_BASE_URL}{flow.intake_path}")
         self.stdout.write(
             "\nLeadFlow demo\n"
-            f"  Admin:    {settings.PUBLIC_BASE_URL}/admin/  (login {DEMO_USER} / {DEMO_PASSWORD})\n"
+            f"  Admin:    {settings.PUBLIC_BASE_URL}/admin/"
+            f"  (login {DEMO_USER} / {DEMO_PASSWORD})\n"
             f"  API key:  {key}\n"
             "Flows (POST JSON with header X-Api-Key):\n" + "\n".join(lines) + "\n"
             f"Example:\n  curl -s -H 'X-Api-Key: {key}' -H 'Content-Type: application/json' "
-            "-d '{\"first_name\":\"Ann\",\"last_name\":\"Lee\",\"email\":\"ann@example.com\"}' "
+            '-d \'{"first_name":"Ann","last_name":"Lee","email":"ann@example.com"}\' '
             f"{settings.PUBLIC_BASE_URL}{Flow.objects.order_by('pk').first().intake_path}?wait=10\n"
         )
         self.stdout.write(f"Demo ready: {len(lines)} flows.")
@@ -73,8 +97,8 @@ class Command(BaseCommand):
     def _user(self) -> None:
         User = get_user_model()
         user, created = User.objects.get_or_create(
-            username=DEMO_USER, defaults={"email": "admin@example.com", "is_staff": True,
-                                          "is_superuser": True}
+            username=DEMO_USER,
+            defaults={"email": "admin@example.com", "is_staff": True, "is_superuser": True},
         )
         if created:
             user.set_password(DEMO_PASSWORD)
