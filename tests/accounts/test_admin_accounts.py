@@ -65,6 +65,12 @@ def test_test_connection_fetches_the_keap_catalogue_and_shows_it(crm, admin_clie
     assert {"id": 100, "name": "New Lead", "category": "Lead Status"} in catalogue["tags"]
     assert catalogue["contact_types"] == ["Lead", "Prospect", "Customer", "Partner"]
     assert {"id": 1, "name": "Website"} in catalogue["lead_sources"]
+    assert {
+        "id": 45,
+        "name": "Lead Nurture",
+        "sequences": [{"id": 1, "name": "Welcome"}, {"id": 3, "name": "Follow-up Calls"}],
+    } in catalogue["campaigns"]
+    assert {"id": 2, "name": "Sam Sales", "email": "sam@sandbox.example"} in catalogue["owners"]
     assert account.catalogue_refreshed_at is not None
     # Shown readably: names with their ids, not a JSON blob.
     assert "Lead Score (7) — WholeNumber" in html

@@ -350,3 +350,54 @@ def companies(request: HttpRequest) -> HttpResponse:
     if request.GET.get("company_name"):
         query = query.filter(name__iexact=request.GET["company_name"])
     return JsonResponse(_page(request, [_company_json(c) for c in query], "companies"))
+
+
+# --- campaigns and users (the catalogue a "Test connection" reads) --------------------
+
+
+def _campaign_json(campaign: seed.Campaign, *, with_sequences: bool) -> dict:
+    out = {"id": campaign.id, "name": campaign.name, "locked": False, "published_status": True}
+    if with_sequences:
+        out["sequences"] = [{"id": sid, "name": name} for sid, name in campaign.sequences.items()]
+    return out
+
+
+@rest_view
+def campaigns(request: HttpRequest) -> HttpResponse:
+    """GET /v1/campaigns: the list omits sequences unless optional_properties asks."""
+    if request.method != "GET":
+        return _not_allowed()
+    with_sequences = "sequences" in _list_values(request, "optional_properties")
+    items = [_campaign_json(c, with_sequences=with_sequences) for c in seed.CAMPAIGNS.values()]
+    return JsonResponse(_page(request, items, "campaigns"))
+
+
+@rest_view
+def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    if request.method != "GET":
+        return _not_allowed()
+    campaign = seed.CAMPAIGNS.get(campaign_id)
+    if campaign is None:
+        raise LookupError(f"Campaign with id {campaign_id} not found")
+    with_sequences = "sequences" in _list_values(request, "optional_properties")
+    return JsonResponse(_campaign_json(campaign, with_sequences=with_sequences))
+
+
+@rest_view
+def users(request: HttpRequest) -> HttpResponse:
+    """GET /v1/users: the app's users, i.e. the possible contact owners."""
+    if request.method != "GET":
+        return _not_allowed()
+    items = []
+    for user_id, user in seed.USERS.items():
+        given, _, family = user["name"].partition(" ")
+        items.append(
+            {
+                "id": user_id,
+                "given_name": given,
+                "family_name": family,
+                "email_address": user["email"],
+                "status": "Active",
+            }
+        )
+    return JsonResponse(_page(request, items, "users"))

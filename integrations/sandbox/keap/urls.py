@@ -3,7 +3,7 @@ changes only its base URL (KEAP_TOKEN_URL, KEAP_AUTHORIZE_URL, KEAP_API_BASE_URL
 
   token                         OAuth2 token endpoint (authorization_code, refresh_token)
   app/oauth/authorize           consent page
-  crm/rest/v1/...               REST v1 (contacts, companies, tags, campaigns, notes, settings)
+  crm/rest/v1/...               REST v1 (contacts, companies, tags, campaigns, users, notes, ...)
   crm/xmlrpc/v1, crm/xmlrpc     XML-RPC (ContactService, DataService)
 
 and the sandbox's own:
@@ -56,6 +56,9 @@ urlpatterns = [
     path(f"{_V1}setting/contact/optionTypes", rest_views.contact_option_types, name="option-types"),
     path(f"{_V1}notes", rest_views.notes, name="notes"),
     path(f"{_V1}companies", rest_views.companies, name="companies"),
+    path(f"{_V1}campaigns", rest_views.campaigns, name="campaigns"),
+    path(f"{_V1}campaigns/<int:campaign_id>", rest_views.campaign_detail, name="campaign"),
+    path(f"{_V1}users", rest_views.users, name="users"),
     path("_control/faults", control_views.faults, name="control-faults"),
     path("_control/stats", control_views.stats, name="control-stats"),
     path("_control/contacts", control_views.contacts, name="control-contacts"),
