@@ -126,6 +126,20 @@ def celery_worker(django_db_setup, django_db_blocker, live_server, tmp_path_fact
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+    with django_db_blocker.unblock():
+        _close_other_sessions()
+
+
+def _close_other_sessions() -> None:
+    """End database sessions the worker's children may have left, so the test database
+    can be dropped at the end of the run."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 def wait_until(predicate, *, timeout: float = 20.0, interval: float = 0.1):
