@@ -11,6 +11,7 @@ from integrations.delivery.enqueue import delivery_enqueue_on_commit
 from integrations.models import Account, AccountStatus, Delivery, DeliveryStatus
 
 from .oauth import TokenSet
+from .tokens import account_store_tokens
 
 log = logging.getLogger(__name__)
 
@@ -24,26 +25,7 @@ def account_connect(*, account_id: int, tokens: TokenSet) -> tuple[Account, int]
     """
     with transaction.atomic():
         account = Account.objects.select_for_update().get(pk=account_id)
-        account.access_token = tokens.access_token
-        account.refresh_token = tokens.refresh_token
-        account.token_expires_at = tokens.expires_at
-        account.token_generation += 1
-        account.status = AccountStatus.CONNECTED
-        account.last_error = ""
-        if tokens.external_id:
-            account.external_id = tokens.external_id
-        account.save(
-            update_fields=[
-                "access_token",
-                "refresh_token",
-                "token_expires_at",
-                "token_generation",
-                "status",
-                "last_error",
-                "external_id",
-                "updated_at",
-            ]
-        )
+        account_store_tokens(account=account, tokens=tokens)
         released = account_reconnected(account_id=account.pk)
     log.info("account %s connected (generation %s)", account.pk, account.token_generation)
     return account, released

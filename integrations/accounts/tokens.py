@@ -31,7 +31,7 @@ from django.utils import timezone
 from integrations.crm.base import CrmError
 from integrations.models import Account, AccountStatus, AuthType
 
-from .oauth import OAuthError, oauth_token_refresh
+from .oauth import OAuthError, TokenSet, oauth_token_refresh
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,31 @@ def account_token_expiring(account: Account, *, within: timedelta) -> bool:
     )
 
 
+def account_store_tokens(*, account: Account, tokens: TokenSet) -> None:
+    """Save a new token set as the next generation, and mark the account connected.
+    The caller holds the account's row lock (a refresh, or a completed consent)."""
+    account.access_token = tokens.access_token
+    account.refresh_token = tokens.refresh_token
+    account.token_expires_at = tokens.expires_at
+    account.token_generation += 1
+    account.status = AccountStatus.CONNECTED
+    account.last_error = ""
+    if tokens.external_id:
+        account.external_id = tokens.external_id
+    account.save(
+        update_fields=[
+            "access_token",
+            "refresh_token",
+            "token_expires_at",
+            "token_generation",
+            "status",
+            "last_error",
+            "external_id",
+            "updated_at",
+        ]
+    )
+
+
 def account_token_refresh(*, account_id: int, seen_generation: int) -> Account:
     """Make sure the account has a newer token than generation `seen_generation`.
 
@@ -96,23 +121,7 @@ def account_token_refresh(*, account_id: int, seen_generation: int) -> Account:
             account.last_error = f"refresh token rejected: {exc.reason}"[:200]
             account.save(update_fields=["status", "last_error", "updated_at"])
         else:
-            account.access_token = tokens.access_token
-            account.refresh_token = tokens.refresh_token
-            account.token_expires_at = tokens.expires_at
-            account.token_generation = seen_generation + 1
-            account.status = AccountStatus.CONNECTED
-            account.last_error = ""
-            account.save(
-                update_fields=[
-                    "access_token",
-                    "refresh_token",
-                    "token_expires_at",
-                    "token_generation",
-                    "status",
-                    "last_error",
-                    "updated_at",
-                ]
-            )
+            account_store_tokens(account=account, tokens=tokens)
     # Raised outside the lock's transaction, so the needs_reconnect mark is committed.
     if rejected is not None:
         log.warning("account %s: refresh token rejected (%s)", account_id, rejected.reason)
