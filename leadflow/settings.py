@@ -227,6 +227,16 @@ INTAKE_MAX_WAIT_SECONDS = 30
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(INTAKE_MAX_BODY_BYTES, 2_621_440)
 
 # --- CRM endpoints (DESIGN.md): production by default, the sandbox under `make run` ---
+# The sandbox's own fixed credentials (development fakes, not secrets): the demo
+# accounts use them when no real CRM credentials are configured.
+SANDBOX_KEAP_API_KEY = "KeapAK-sandbox-demo-key"
+SANDBOX_KEAP_CLIENT_ID = "leadflow-sandbox-client"
+SANDBOX_KEAP_CLIENT_SECRET = "leadflow-sandbox-secret"
+SANDBOX_HIGHLEVEL_TOKEN = "pit-sandbox-demo-token"
+SANDBOX_HIGHLEVEL_LOCATION_ID = "sandboxLocation00001"
+SANDBOX_HIGHLEVEL_CLIENT_ID = "leadflow-sandbox-hl-client"
+SANDBOX_HIGHLEVEL_CLIENT_SECRET = "leadflow-sandbox-hl-secret"
+
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # With the sandbox on, every CRM endpoint defaults to it; an explicit setting wins, so the
 # same demo can point at a real Keap sandbox account or another emulator.
@@ -245,9 +255,9 @@ KEAP_API_BASE_URL = env.str(
     "KEAP_API_BASE_URL",
     default=f"{_SANDBOX}/keap/crm" if _SANDBOX else "https://api.infusionsoft.com/crm",
 )
-KEAP_CLIENT_ID = env.str("KEAP_CLIENT_ID", default="leadflow-sandbox-client" if _SANDBOX else "")
+KEAP_CLIENT_ID = env.str("KEAP_CLIENT_ID", default=SANDBOX_KEAP_CLIENT_ID if _SANDBOX else "")
 KEAP_CLIENT_SECRET = env.str(
-    "KEAP_CLIENT_SECRET", default="leadflow-sandbox-secret" if _SANDBOX else ""
+    "KEAP_CLIENT_SECRET", default=SANDBOX_KEAP_CLIENT_SECRET if _SANDBOX else ""
 )
 HIGHLEVEL_AUTHORIZE_URL = env.str(
     "HIGHLEVEL_AUTHORIZE_URL",
@@ -266,21 +276,11 @@ HIGHLEVEL_API_BASE_URL = env.str(
     default=f"{_SANDBOX}/highlevel" if _SANDBOX else "https://services.leadconnectorhq.com",
 )
 HIGHLEVEL_CLIENT_ID = env.str(
-    "HIGHLEVEL_CLIENT_ID", default="leadflow-sandbox-hl-client" if _SANDBOX else ""
+    "HIGHLEVEL_CLIENT_ID", default=SANDBOX_HIGHLEVEL_CLIENT_ID if _SANDBOX else ""
 )
 HIGHLEVEL_CLIENT_SECRET = env.str(
-    "HIGHLEVEL_CLIENT_SECRET", default="leadflow-sandbox-hl-secret" if _SANDBOX else ""
+    "HIGHLEVEL_CLIENT_SECRET", default=SANDBOX_HIGHLEVEL_CLIENT_SECRET if _SANDBOX else ""
 )
-
-# The sandbox's own fixed credentials (development fakes, not secrets): the demo
-# accounts use them when no real CRM credentials are configured.
-SANDBOX_KEAP_API_KEY = "KeapAK-sandbox-demo-key"
-SANDBOX_KEAP_CLIENT_ID = "leadflow-sandbox-client"
-SANDBOX_KEAP_CLIENT_SECRET = "leadflow-sandbox-secret"
-SANDBOX_HIGHLEVEL_TOKEN = "pit-sandbox-demo-token"
-SANDBOX_HIGHLEVEL_LOCATION_ID = "sandboxLocation00001"
-SANDBOX_HIGHLEVEL_CLIENT_ID = "leadflow-sandbox-hl-client"
-SANDBOX_HIGHLEVEL_CLIENT_SECRET = "leadflow-sandbox-hl-secret"
 
 # --- Demo data (`manage.py demo_seed`) ----------------------------------------------------
 DEMO_API_KEY = env.str("DEMO_API_KEY", default="")
