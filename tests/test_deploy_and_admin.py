@@ -97,3 +97,10 @@ def test_staff_find_a_lead_by_email_and_see_its_attempts(admin_client):
     assert "4242" in page and "given_name" in page and "PUT" in page
     assert admin_client.get(f"/admin/integrations/lead/{lead.id}/change/").status_code == 200
     assert admin_client.get(f"/admin/integrations/lead/?q={lead.id}").status_code == 200
+
+
+@pytest.mark.django_db
+def test_staff_find_the_two_factor_settings_from_the_admin(admin_client):
+    page = admin_client.get("/admin/").content.decode()
+    assert 'href="/accounts/2fa/"' in page
+    assert admin_client.get("/accounts/2fa/").status_code == 200
