@@ -44,7 +44,11 @@ class AccountForm(forms.ModelForm):
     class Meta:
         model = Account
         fields = ["name", "crm", "auth_type", "api_key", "external_id", "rate_limit_per_second"]
-        labels = {"external_id": "Location id (HighLevel)"}
+        labels = {"external_id": "Tenant"}
+        help_texts = {
+            "external_id": "HighLevel: the sub-account (location) id — needed with a private "
+            "integration token. Keap: the app's host, filled in by Connect."
+        }
 
     def clean_api_key(self):
         value = self.cleaned_data.get("api_key", "")
