@@ -9,7 +9,11 @@ from pathlib import Path
 
 import jsonschema
 
-SPECS = Path(__file__).resolve().parent.parent.parent / "shared" / "specs"
+from integrations.sandbox.specs import SPECS_DIR as VENDORED
+
+# The project's shared/specs beside the repository (as in CI), else the vendored copies.
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "specs"
+SPECS = SHARED if SHARED.is_dir() else VENDORED
 
 
 @lru_cache

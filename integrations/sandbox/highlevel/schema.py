@@ -18,9 +18,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
+
+from integrations.sandbox.specs import SPECS_DIR
 
 CONTACTS_SPEC = "highlevel-contacts.openapi.json"
 _JSON_TYPES = {bool: "boolean", int: "number", float: "number", str: "string", list: "array"}
@@ -34,7 +35,7 @@ _TYPE_WORDS = {
 
 
 def specs_dir() -> Path:
-    return settings.BASE_DIR.parent / "shared" / "specs"
+    return SPECS_DIR
 
 
 @cache

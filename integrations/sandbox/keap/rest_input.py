@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
+
+from integrations.sandbox.specs import SPECS_DIR
 
 from . import places, seed
 from .store import company_exists, iso
@@ -37,17 +37,8 @@ class BadRequest(Exception):
 
 
 def spec_path() -> Path:
-    """The official schema: ../shared/specs beside the repo (as in CI), or the path in
-    settings.SANDBOX_KEAP_OPENAPI, or shared/specs inside the repo."""
-    candidates = [
-        getattr(settings, "SANDBOX_KEAP_OPENAPI", None),
-        settings.BASE_DIR.parent / "shared" / "specs" / SPEC_FILE,
-        settings.BASE_DIR / "shared" / "specs" / SPEC_FILE,
-    ]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    raise ImproperlyConfigured(f"Keap sandbox: {SPEC_FILE} not found in {candidates[1:]}")
+    """The official schema, vendored in integrations/sandbox/specs."""
+    return SPECS_DIR / SPEC_FILE
 
 
 def _relax_java_objects(node: Any) -> Any:
