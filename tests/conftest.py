@@ -126,16 +126,16 @@ def celery_worker(django_db_setup, django_db_blocker, live_server, tmp_path_fact
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
-    with django_db_blocker.unblock():
-        _close_other_sessions()
 
 
-def _close_other_sessions() -> None:
-    """End database sessions the worker's children may have left, so the test database
-    can be dropped at the end of the run."""
+@pytest.fixture(scope="session", autouse=True)
+def _drop_leftover_sessions(django_db_setup, django_db_blocker):
+    """At the end of the run, end database sessions that the worker's children or the
+    live server's threads left open, so the test database can be dropped."""
+    yield
     if connection.vendor != "postgresql":
         return
-    with connection.cursor() as cursor:
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"

@@ -7,19 +7,12 @@ import re
 import pytest
 from django.conf import settings
 
-from integrations.sandbox.highlevel import faults, seed
+from integrations.sandbox.highlevel import seed
 
 API = "/sandbox/highlevel"
 LOCATION = settings.SANDBOX_HIGHLEVEL_LOCATION_ID
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_sandbox():
-    faults.reset()
-    yield
-    faults.reset()
 
 
 def call(client, method, path, body=None, *, version="2021-07-28", token=None, **params):

@@ -22,13 +22,6 @@ RATE_HEADERS = (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fresh_sandbox():
-    faults.reset()
-    yield
-    faults.reset()
-
-
 def control(client, name, body):
     response = client.post(f"{API}/_control/{name}", body, content_type="application/json")
     assert response.status_code == 200, response.content

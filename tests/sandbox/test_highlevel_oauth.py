@@ -7,20 +7,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.conf import settings
 
-from integrations.sandbox.highlevel import faults
-
 API = "/sandbox/highlevel"
 LOCATION = settings.SANDBOX_HIGHLEVEL_LOCATION_ID
 REDIRECT = "https://app.example/oauth/callback"
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_sandbox():
-    faults.reset()
-    yield
-    faults.reset()
 
 
 def consent_params(**overrides):
