@@ -19,6 +19,16 @@ CREDS = Credentials(base_url=BASE, api_key="KeapAK-secret-123")
 SPEC = "keap-rest-v1.openapi.json"
 
 
+def create_contact():
+    """One plain create of a contact with only an email."""
+    return KeapRestRecipient().deliver(
+        contact=ContactData(email="a@b.co"),
+        plan=StepPlan(action="create", duplicate_match="Email"),
+        credentials=CREDS,
+        http=CrmSession(),
+    )
+
+
 def full_contact() -> ContactData:
     return contact_from_lead(lead_fields(FULL_LEAD, max_field_chars=10_000))
 
@@ -195,12 +205,7 @@ def test_every_request_body_validates_against_the_official_v1_schema(action, mat
 def test_keap_errors_become_countable_reasons(status, body, reason, retryable, auth):
     responses.post(f"{BASE}/rest/v1/contacts", json=body, status=status)
     with pytest.raises(CrmError) as err:
-        KeapRestRecipient().deliver(
-            contact=ContactData(email="a@b.co"),
-            plan=StepPlan(action="create", duplicate_match="Email"),
-            credentials=CREDS,
-            http=CrmSession(),
-        )
+        create_contact()
     assert (err.value.reason, err.value.retryable, err.value.auth) == (reason, retryable, auth)
     assert "a@b.co" not in err.value.reason
 
@@ -209,12 +214,7 @@ def test_keap_errors_become_countable_reasons(status, body, reason, retryable, a
 def test_a_429_with_retry_after_is_honoured():
     responses.post(f"{BASE}/rest/v1/contacts", json={}, status=429, headers={"Retry-After": "7"})
     with pytest.raises(CrmError) as err:
-        KeapRestRecipient().deliver(
-            contact=ContactData(email="a@b.co"),
-            plan=StepPlan(action="create", duplicate_match="Email"),
-            credentials=CREDS,
-            http=CrmSession(),
-        )
+        create_contact()
     assert err.value.retry_after == 7
 
 
@@ -224,12 +224,7 @@ def test_a_timeout_is_a_retryable_error(settings):
     with responses.RequestsMock() as mocked:
         mocked.post(f"{BASE}/rest/v1/contacts", body=requests.Timeout())
         with pytest.raises(CrmError) as err:
-            KeapRestRecipient().deliver(
-                contact=ContactData(email="a@b.co"),
-                plan=StepPlan(action="create", duplicate_match="Email"),
-                credentials=CREDS,
-                http=CrmSession(),
-            )
+            create_contact()
     assert (err.value.reason, err.value.retryable) == ("CRM timed out", True)
 
 

@@ -109,34 +109,29 @@ def add_to_campaign(key: str, contact_id: int, campaign_id: int) -> bool:
     return True
 
 
-def remove_from_campaign(key: str, contact_id: int, campaign_id: int) -> bool:
-    _followup(campaign_id)
-    row = _enrollment(_contact("removeFromCampaign", contact_id), campaign_id)
+def _set_enrollment_status(method: str, contact_id: int, sequence_id: int, status: str) -> bool:
+    """False when the contact is not on the sequence (Keap answers, it does not fault)."""
+    _followup(sequence_id)
+    row = _enrollment(_contact(method, contact_id), sequence_id)
     if row is None:
         return False
-    row.status = Enrollment.REMOVED
+    row.status = status
     row.save(update_fields=["status"])
     return True
+
+
+def remove_from_campaign(key: str, contact_id: int, campaign_id: int) -> bool:
+    return _set_enrollment_status("removeFromCampaign", contact_id, campaign_id, Enrollment.REMOVED)
 
 
 def pause_campaign(key: str, contact_id: int, sequence_id: int) -> bool:
-    _followup(sequence_id)
-    row = _enrollment(_contact("pauseCampaign", contact_id), sequence_id)
-    if row is None:
-        return False
-    row.status = Enrollment.PAUSED
-    row.save(update_fields=["status"])
-    return True
+    return _set_enrollment_status("pauseCampaign", contact_id, sequence_id, Enrollment.PAUSED)
 
 
 def resume_campaign_for_contact(key: str, contact_id: int, sequence_id: int) -> bool:
-    _followup(sequence_id)
-    row = _enrollment(_contact("resumeCampaignForContact", contact_id), sequence_id)
-    if row is None:
-        return False
-    row.status = Enrollment.ACTIVE
-    row.save(update_fields=["status"])
-    return True
+    return _set_enrollment_status(
+        "resumeCampaignForContact", contact_id, sequence_id, Enrollment.ACTIVE
+    )
 
 
 def get_next_campaign_step(key: str, contact_id: int, sequence_id: int) -> int:
