@@ -182,16 +182,18 @@ def action_config(
     *,
     kind: str,
     item_id: str,
-    action: str = "apply",
+    action: str = "",
     sequence_id: str = "",
     name: str = "",
     rules: object = None,
 ) -> ActionConfig:
+    """A tag (kind "tag"; action apply/remove) or campaign rule (a CampaignKind value;
+    action start/pause/resume/remove). The action defaults to apply / start."""
     ruleset, problem = _rules(rules, f"{kind} {name or item_id}")
     return ActionConfig(
         kind=kind,
         item_id=str(item_id).strip(),
-        action=action,
+        action=action or ("apply" if kind == "tag" else "start"),
         sequence_id=str(sequence_id or "").strip(),
         name=name,
         rules=ruleset,

@@ -82,6 +82,10 @@ def catalogue_lookup(
             continue
         found_list = True
         for item in items:
+            if isinstance(item, str):  # a list of names (Keap contact types)
+                if item.strip().casefold() == wanted:
+                    return item.strip()
+                continue
             if not isinstance(item, Mapping):
                 continue
             if as_text(item.get("name")).casefold() == wanted or as_text(item.get("id")) == wanted:
@@ -212,11 +216,17 @@ def template_compile(source: str) -> Template:
     if len(source) > MAX_TEMPLATE_CHARS:
         raise TemplateError(f"a template holds at most {MAX_TEMPLATE_CHARS} characters")
     try:
-        return Template(source, ENVIRONMENT.from_string(source))
+        compiled = ENVIRONMENT.from_string(source)
+        filters = compiled.analyze().filters
     except LiquidError as exc:
         raise _template_error(exc, source) from None
     except RecursionError:
         raise TemplateError("the template nests too deeply") from None
+    # Liquid finds an unknown filter only when it renders: look for them now.
+    for name, spans in filters.items():
+        if name not in ENVIRONMENT.filters:
+            raise _position(f"unknown filter {name!r}", source, spans[0].index if spans else -1)
+    return Template(source, compiled)
 
 
 def template_check(source: str) -> list[str]:
@@ -233,6 +243,12 @@ def _template_error(exc: LiquidError, source: str) -> TemplateError:
     message = str(getattr(exc, "message", "") or exc).split("\n", 1)[0]
     token = getattr(exc, "token", None)
     index = getattr(token, "start_index", -1) if token is not None else -1
+    return _position(message, source, index)
+
+
+def _position(message: str, source: str, index: Any) -> TemplateError:
+    if "end of" in message and (not isinstance(index, int) or index < 0):
+        index = len(source)  # an unclosed block: liquid reports no position
     if not isinstance(index, int) or index < 0 or index > len(source):
         return TemplateError(message)
     line = source.count("\n", 0, index) + 1
