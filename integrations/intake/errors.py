@@ -66,7 +66,7 @@ class ApiErrorsMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if is_api(request.path) and isinstance(exception, DatabaseFailure):
-            log.warning("database unavailable on %s: %s", request.path, type(exception).__name__)
+            log.warning("database unavailable on %s: %r", request.path, exception)
             return unavailable()
         return None  # Django's handler logs it and answers 500, made JSON above
 

@@ -31,10 +31,10 @@ class BodyLimits:
     max_fields: int  # top-level fields
 
 
-def parse_body(body: bytes, content_type: str, *, limits: BodyLimits) -> dict[str, Any]:
+def parse_body(body: bytes, content_type: str, *, limits: BodyLimits) -> Any:
     """The payload of a lead body. Raises LeadInvalid (400) or UnsupportedMediaType (415).
 
-    The result is a dict (when the body is a JSON object) whose values, at any depth,
+    The result is any JSON value; when it is an object, its values, at any depth,
     are JSON-storable and deliverable; it may still be no lead (see `lead_fields`)."""
     media = content_type.split(";", 1)[0].strip().lower()
     if media in ("application/json", "") or media.endswith("+json"):
