@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 
 from integrations.intake.keys import source_create
@@ -115,3 +117,19 @@ def highlevel_account(**overrides) -> Account:
     }
     fields.update(overrides)
     return Account.objects.create(**fields)
+
+
+def post_lead(client, flow, key, body, *, content_type="application/json", headers=None, query=""):
+    """POST `body` to the flow's intake as a source would: a dict or list is sent as
+    JSON, a str or bytes as it is."""
+    data = (
+        json.dumps(body)
+        if content_type == "application/json" and not isinstance(body, (str, bytes))
+        else body
+    )
+    return client.post(
+        f"/api/v1/flows/{flow.pk}/leads{query}",
+        data=data,
+        content_type=content_type,
+        headers={"X-Api-Key": key, **(headers or {})},
+    )
