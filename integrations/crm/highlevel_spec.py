@@ -148,7 +148,7 @@ HIGHLEVEL = CrmSpec(
             lists=(
                 ListSpec("tag_ids", "Tags", "tags", by="name"),
                 ListSpec("workflow_ids", "Workflows", "workflows"),
-                ListSpec("sequences", "Campaigns", "campaigns"),
+                ListSpec("sequences", "Campaigns", "campaigns", item="campaign"),
             ),
         ),
     ),

@@ -271,7 +271,7 @@ KEAP = CrmSpec(
             manual_fields=REST_MANUAL_FIELDS,
             lists=(
                 ListSpec("tag_ids", "Tags", "tags"),
-                ListSpec("sequences", "Campaign sequences", "campaigns", nested="sequences"),
+                ListSpec("sequences", "Campaign sequences", "campaigns", item="campaign_sequence"),
             ),
         ),
         RecipientSpec(
@@ -282,7 +282,10 @@ KEAP = CrmSpec(
             lists=(
                 ListSpec("tag_ids", "Tags", "tags"),
                 ListSpec("remove_tag_ids", "Tags to remove", "tags"),
-                ListSpec("sequences", "Follow-up sequences", "followup_sequences"),
+                ListSpec("sequences", "Follow-up sequences", "followup_sequences", item="campaign"),
+                ListSpec("pause_sequence_ids", "Sequences to pause", "followup_sequences"),
+                ListSpec("resume_sequence_ids", "Sequences to resume", "followup_sequences"),
+                ListSpec("remove_sequence_ids", "Sequences to leave", "followup_sequences"),
                 ListSpec("action_set_ids", "Action sets", "action_sets"),
             ),
             custom_field_key="key",

@@ -58,18 +58,20 @@ class FieldSpec:
 class ListSpec:
     """A step setting that names catalogue entries (tags, sequences, workflows...).
 
-    key:        where the step keeps it: "tag_ids", "sequences" or an options key.
-    catalogue:  the catalogue list the entries come from.
-    by:         what the CRM call takes: "id" or "name" (HighLevel tags are names).
-    nested:     for sequences inside campaigns ("sequences"): entries are
-                {"campaign_id", "sequence_id"} pairs.
+    key:       where the step keeps it: the step's "tag_ids" or "sequences", else a key
+               of the step's options.
+    catalogue: the catalogue list the entries come from.
+    by:        what the CRM call takes: "id", or "name" (HighLevel tags are names).
+    item:      how one entry is stored: "value" (the id or name itself), "campaign"
+               ({"campaign_id": id}) or "campaign_sequence" ({"campaign_id",
+               "sequence_id"}: a sequence inside a catalogue campaign's "sequences").
     """
 
     key: str
     label: str
     catalogue: str
     by: str = "id"
-    nested: str = ""
+    item: str = "value"
 
 
 @dataclass(frozen=True)

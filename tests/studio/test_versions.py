@@ -1,0 +1,70 @@
+"""Every save of a step's configuration is a version; deliveries record theirs; a
+version can be restored."""
+
+from __future__ import annotations
+
+import pytest
+
+from integrations.delivery.engine import delivery_attempt
+from integrations.models import Delivery, FieldMapping
+from integrations.studio.versions import (
+    step_version_record,
+    step_version_restore,
+    step_version_save,
+    step_versions,
+)
+from tests.factories import accept_lead, flow_with_step
+
+pytestmark = pytest.mark.django_db
+
+
+def test_each_save_is_a_version_with_who_and_what(admin_user):
+    _, step, _ = flow_with_step(tag_ids=[100], mappings=[("lead_score", "custom:7")])
+    first = step_version_save(step=step, user=admin_user, comment="Tagged new leads")
+    step.tag_ids = [100, 103]
+    step.save()
+    second = step_version_save(step=step, user=admin_user, comment="Added Hot Lead")
+    versions = step_versions(step_id=step.pk)
+    assert [v.revision_id for v in versions] == [second.pk, first.pk]
+    assert versions[0].revision.user == admin_user
+    assert versions[0].revision.get_comment() == "Added Hot Lead"
+    assert versions[1].field_dict["tag_ids"] == [100]
+
+
+def test_restoring_a_version_brings_back_the_step_and_its_mappings(admin_user):
+    _, step, _ = flow_with_step(tag_ids=[100], mappings=[("lead_score", "custom:7")])
+    old = step_version_save(step=step, user=admin_user, comment="v1")
+    step.tag_ids = [103]
+    step.save()
+    step.mappings.all().delete()
+    FieldMapping.objects.create(step=step, source="utm", target="custom:8")
+    step_version_save(step=step, user=admin_user, comment="v2")
+
+    restored = step_version_restore(step=step, revision_id=old.pk, user=admin_user)
+
+    step.refresh_from_db()
+    assert step.tag_ids == [100]
+    assert [(m.source, m.target) for m in step.mappings.all()] == [("lead_score", "custom:7")]
+    assert step_versions(step_id=step.pk)[0].revision_id == restored.pk
+    assert "Restored the version of" in restored.get_comment()
+
+
+def test_a_delivery_records_the_version_its_step_had(admin_user):
+    flow, step, _ = flow_with_step()
+    version = step_version_save(step=step, user=admin_user, comment="v1")
+    lead = accept_lead(flow, {"email": "ann@example.com"}, enqueue=False)
+    delivery = Delivery.objects.get(lead=lead)
+    step_version_record(delivery=delivery)
+    assert Delivery.objects.get(pk=delivery.pk).step_revision_id == version.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_engine_stamps_the_delivery_when_it_maps(admin_user, sandbox_urls):
+    flow, step, _ = flow_with_step()
+    version = step_version_save(step=step, user=admin_user, comment="v1")
+    lead = accept_lead(flow, {"email": "ann@example.com"}, enqueue=False)
+    delivery = Delivery.objects.get(lead=lead)
+    delivery_attempt(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.outcome == "success"
+    assert delivery.step_revision_id == version.pk
