@@ -146,9 +146,9 @@ HIGHLEVEL = CrmSpec(
             client=HighLevelRecipient,
             manual_fields=MANUAL_FIELDS,
             lists=(
-                ListSpec("tag_ids", "Tags", "tags", by="name"),
-                ListSpec("workflow_ids", "Workflows", "workflows"),
-                ListSpec("sequences", "Campaigns", "campaigns", item="campaign"),
+                ListSpec("tag", "Tags", "tags", by="name", actions=("apply",)),
+                ListSpec("highlevel_workflow", "Workflows", "workflows"),
+                ListSpec("highlevel_campaign", "Campaigns", "campaigns"),
             ),
         ),
     ),

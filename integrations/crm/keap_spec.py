@@ -270,8 +270,10 @@ KEAP = CrmSpec(
             client=KeapRestRecipient,
             manual_fields=REST_MANUAL_FIELDS,
             lists=(
-                ListSpec("tag_ids", "Tags", "tags"),
-                ListSpec("sequences", "Campaign sequences", "campaigns", item="campaign_sequence"),
+                ListSpec("tag", "Tags", "tags", actions=("apply",)),
+                ListSpec(
+                    "keap_sequence", "Campaign sequences", "campaigns", item="campaign_sequence"
+                ),
             ),
         ),
         RecipientSpec(
@@ -280,13 +282,14 @@ KEAP = CrmSpec(
             client=KeapXmlRpcRecipient,
             manual_fields=XMLRPC_MANUAL_FIELDS,
             lists=(
-                ListSpec("tag_ids", "Tags", "tags"),
-                ListSpec("remove_tag_ids", "Tags to remove", "tags"),
-                ListSpec("sequences", "Follow-up sequences", "followup_sequences", item="campaign"),
-                ListSpec("pause_sequence_ids", "Sequences to pause", "followup_sequences"),
-                ListSpec("resume_sequence_ids", "Sequences to resume", "followup_sequences"),
-                ListSpec("remove_sequence_ids", "Sequences to leave", "followup_sequences"),
-                ListSpec("action_set_ids", "Action sets", "action_sets"),
+                ListSpec("tag", "Tags", "tags", actions=("apply", "remove")),
+                ListSpec(
+                    "followup_sequence",
+                    "Follow-up sequences",
+                    "followup_sequences",
+                    actions=("start", "pause", "resume", "remove"),
+                ),
+                ListSpec("action_set", "Action sets", "action_sets"),
             ),
             custom_field_key="key",
         ),

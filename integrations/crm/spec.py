@@ -56,22 +56,24 @@ class FieldSpec:
 
 @dataclass(frozen=True)
 class ListSpec:
-    """A step setting that names catalogue entries (tags, sequences, workflows...).
+    """A kind of catalogue entry a step picks (a tag rule, or one kind of campaign rule).
 
-    key:       where the step keeps it: the step's "tag_ids" or "sequences", else a key
-               of the step's options.
+    kind:      "tag", or the campaign rule kind ("keap_sequence", "followup_sequence",
+               "action_set", "highlevel_workflow", "highlevel_campaign").
     catalogue: the catalogue list the entries come from.
     by:        what the CRM call takes: "id", or "name" (HighLevel tags are names).
-    item:      how one entry is stored: "value" (the id or name itself), "campaign"
-               ({"campaign_id": id}) or "campaign_sequence" ({"campaign_id",
-               "sequence_id"}: a sequence inside a catalogue campaign's "sequences").
+    item:      "value", or "campaign_sequence": a sequence inside a catalogue
+               campaign's "sequences" (the rule holds both ids).
+    actions:   what the recipient can do with one ("apply"/"remove" for tags;
+               "start"/"pause"/"resume"/"remove" for campaign rules).
     """
 
-    key: str
+    kind: str
     label: str
     catalogue: str
     by: str = "id"
     item: str = "value"
+    actions: tuple[str, ...] = ("start",)
 
 
 @dataclass(frozen=True)

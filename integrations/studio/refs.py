@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from integrations.crm.registry import RECIPIENTS
-from integrations.crm.spec import ListSpec, RecipientSpec
+from integrations.crm.spec import FieldSpec, ListSpec, RecipientSpec
 from integrations.models import Step
 
 CUSTOM_PREFIX = "custom:"
@@ -58,72 +58,62 @@ def step_recipient_spec(step: Step) -> RecipientSpec | None:
     return RECIPIENTS.get(step.recipient)
 
 
-def list_values(step: Step, lst: ListSpec) -> list[Any]:
-    """The step's stored entries for one list setting."""
-    if lst.key in ("tag_ids", "sequences"):
-        values = getattr(step, lst.key)
-    else:
-        values = (step.options or {}).get(lst.key)
-    return list(values) if isinstance(values, list) else []
+def list_spec(spec: RecipientSpec | None, kind: str) -> ListSpec | None:
+    return next((lst for lst in spec.lists if lst.kind == kind), None) if spec else None
 
 
-def list_store(step: Step, lst: ListSpec, values: list[Any]) -> None:
-    """Set one list setting on the (unsaved) step."""
-    if lst.key in ("tag_ids", "sequences"):
-        setattr(step, lst.key, values)
-        return
-    options = dict(step.options or {})
-    if values:
-        options[lst.key] = values
-    else:
-        options.pop(lst.key, None)
-    step.options = options
+def manual_field(spec: RecipientSpec | None, name: str) -> FieldSpec | None:
+    return next((f for f in spec.manual_fields if f.name == name), None) if spec else None
+
+
+def rule_references(
+    lst: ListSpec, item_id: Any, sequence_id: Any, catalogue: dict[str, Any]
+) -> Iterator[Reference]:
+    """The references of one tag or campaign rule: the entry, and a campaign sequence's
+    sequence inside its campaign."""
+    items = entries(catalogue, lst.catalogue)
+    field = "name" if lst.by == "name" else "id"
+    entry = entry_by(items, field, item_id)
+    yield Reference(lst.label, lst.catalogue, item_id, _name(entry))
+    if lst.item == "campaign_sequence":
+        sequence = entry_by(entries(entry or {}, "sequences"), "id", sequence_id)
+        yield Reference(
+            lst.label,
+            f"{lst.catalogue}.sequences",
+            sequence_id,
+            _name(sequence),
+            parent=_name(entry),
+        )
 
 
 def step_references(step: Step, catalogue: dict[str, Any]) -> list[Reference]:
-    """Every catalogue entry the step names, each named from `catalogue` when found."""
+    """Every catalogue entry the step names, each named from `catalogue` when found.
+    HighLevel tags (names the CRM creates on use) are not references."""
     spec = step_recipient_spec(step)
     if spec is None:
         return []
     found: list[Reference] = []
-    for lst in spec.lists:
-        if lst.by == "name":
-            continue  # names are created by the CRM on use (HighLevel tags)
-        for value in list_values(step, lst):
-            found.extend(_list_references(lst, value, catalogue))
+    tags = list_spec(spec, "tag")
+    for rule in step.tag_rules.all():
+        if tags is not None and tags.by != "name":
+            found.extend(rule_references(tags, rule.tag_id, "", catalogue))
+    for rule in step.campaign_rules.all():
+        lst = list_spec(spec, rule.kind)
+        if lst is not None:
+            found.extend(rule_references(lst, rule.item_id, rule.sequence_id, catalogue))
     fields = entries(catalogue, "custom_fields")
-    key = spec.custom_field_key
     for mapping in step.mappings.all():
         target = mapping.target.strip()
         if target.startswith(CUSTOM_PREFIX):
             value = target.removeprefix(CUSTOM_PREFIX)
-            entry = entry_by(fields, key, value)
+            entry = entry_by(fields, spec.custom_field_key, value)
             name = str(entry.get("name") or value) if entry else ""
             found.append(Reference("Mapping → custom field", "custom_fields", value, name))
+        manual = manual_field(spec, target)
+        if manual and manual.catalogue and mapping.value_kind == "constant":
+            entry = entry_by(entries(catalogue, manual.catalogue), "id", mapping.source)
+            found.append(Reference(manual.label, manual.catalogue, mapping.source, _name(entry)))
     return found
-
-
-def _list_references(lst: ListSpec, value: Any, catalogue: dict[str, Any]) -> Iterator[Reference]:
-    items = entries(catalogue, lst.catalogue)
-    if lst.item == "value":
-        entry = entry_by(items, "id", value)
-        yield Reference(lst.label, lst.catalogue, value, _name(entry))
-        return
-    if not isinstance(value, dict):
-        yield Reference(lst.label, lst.catalogue, value, "")
-        return
-    campaign = entry_by(items, "id", value.get("campaign_id"))
-    yield Reference(lst.label, lst.catalogue, value.get("campaign_id"), _name(campaign))
-    if lst.item == "campaign_sequence":
-        sequences = entries(campaign or {}, "sequences")
-        sequence = entry_by(sequences, "id", value.get("sequence_id"))
-        yield Reference(
-            lst.label,
-            f"{lst.catalogue}.sequences",
-            value.get("sequence_id"),
-            _name(sequence),
-            parent=_name(campaign),
-        )
 
 
 def _name(entry: dict[str, Any] | None) -> str:

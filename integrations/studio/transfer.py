@@ -19,7 +19,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations.crm.registry import RECIPIENT_CRMS
-from integrations.models import Account, FieldMapping, Flow, Step
+from integrations.crm.spec import RecipientSpec
+from integrations.models import Account, Flow, Step
 
 from .refs import (
     CUSTOM_PREFIX,
@@ -28,8 +29,8 @@ from .refs import (
     entries,
     entry_by,
     is_ref,
-    list_store,
-    list_values,
+    list_spec,
+    manual_field,
     ref_in,
     ref_out,
     step_recipient_spec,
@@ -38,7 +39,9 @@ from .versions import STEP_FOLLOW, step_version_save
 
 FORMAT = "leadflow.configuration"
 FORMAT_VERSION = 1
-_STEP_SKIP = {"id", "flow", "account"}
+# Not exported: the row's identity, and the legacy id lists (moved into tag and
+# campaign rules, no longer read).
+_STEP_SKIP = {"id", "flow", "account", "tag_ids", "sequences"}
 _PART_SKIP = {"id", "step"}
 _DROP = object()
 
@@ -82,16 +85,6 @@ def step_export_data(step: Step) -> dict[str, Any]:
     data["crm"] = RECIPIENT_CRMS.get(step.recipient, "")
     data["account"] = step.account.name if step.account else ""
     spec = step_recipient_spec(step)
-    for lst in spec.lists if spec else ():
-        if lst.by == "name":
-            continue
-        values = list_values(step, lst)
-        exported = [_list_item_out(lst.catalogue, lst.item, v, catalogue) for v in values]
-        if lst.key in ("tag_ids", "sequences"):
-            data[lst.key] = exported
-        elif values:
-            data["options"] = {**data.get("options", {}), lst.key: exported}
-    key = spec.custom_field_key if spec else "id"
     for name in STEP_FOLLOW:
         rows = []
         for part in getattr(step, name).all():
@@ -100,31 +93,47 @@ def step_export_data(step: Step) -> dict[str, Any]:
                 for f in part._meta.concrete_fields
                 if f.name not in _PART_SKIP
             }
-            target = str(row.get("target") or "")
-            if target.startswith(CUSTOM_PREFIX):
-                value = target.removeprefix(CUSTOM_PREFIX)
-                row["target"] = ref_out(
-                    "custom_fields", value, catalogue, field=key, prefix=CUSTOM_PREFIX
-                )
-            rows.append(row)
+            rows.append(_refs_out(name, row, spec, catalogue))
         data[name] = rows
     return data
 
 
-def _list_item_out(catalogue_name: str, item: str, value: Any, catalogue: dict[str, Any]) -> Any:
-    if item == "value":
-        return ref_out(catalogue_name, value, catalogue)
-    if not isinstance(value, dict):
-        return value
-    campaign_id = value.get("campaign_id")
-    out = {**value, "campaign_id": ref_out(catalogue_name, campaign_id, catalogue)}
-    if item == "campaign_sequence":
-        campaign = entry_by(entries(catalogue, catalogue_name), "id", campaign_id) or {}
-        out["sequence_id"] = ref_out(
-            "sequences", value.get("sequence_id"), campaign, parent=campaign.get("name", "")
-        )
-        out["sequence_id"][REF] = f"{catalogue_name}.sequences"
-    return out
+def _refs_out(
+    part: str, row: dict[str, Any], spec: RecipientSpec | None, catalogue: dict[str, Any]
+) -> dict[str, Any]:
+    """Replace the catalogue ids in one configuration row by portable references."""
+    if spec is None:
+        return row
+    if part == "mappings":
+        target = str(row.get("target") or "")
+        if target.startswith(CUSTOM_PREFIX):
+            value = target.removeprefix(CUSTOM_PREFIX)
+            key = spec.custom_field_key
+            row["target"] = ref_out(
+                "custom_fields", value, catalogue, field=key, prefix=CUSTOM_PREFIX
+            )
+        manual = manual_field(spec, target)
+        if manual and manual.catalogue and row.get("value_kind") == "constant":
+            row["source"] = ref_out(manual.catalogue, row.get("source"), catalogue)
+    elif part == "tag_rules":
+        tags = list_spec(spec, "tag")
+        if tags is not None and tags.by != "name":
+            row["tag_id"] = ref_out(tags.catalogue, row.get("tag_id"), catalogue)
+    elif part == "campaign_rules":
+        lst = list_spec(spec, str(row.get("kind")))
+        if lst is not None:
+            item_id = row.get("item_id")
+            row["item_id"] = ref_out(lst.catalogue, item_id, catalogue)
+            if lst.item == "campaign_sequence":
+                campaign = entry_by(entries(catalogue, lst.catalogue), "id", item_id) or {}
+                row["sequence_id"] = ref_out(
+                    "sequences",
+                    row.get("sequence_id"),
+                    campaign,
+                    parent=campaign.get("name", ""),
+                )
+                row["sequence_id"][REF] = f"{lst.catalogue}.sequences"
+    return row
 
 
 def _jsonable(value: Any) -> Any:
@@ -174,8 +183,6 @@ def transfer_plan(*, data: dict[str, Any], accounts: Mapping[str, Account]) -> I
             continue
         catalogue = account.catalogue if account else {}
         step = {k: _resolve(v, catalogue, plan.resolution) for k, v in raw.items()}
-        for name in STEP_FOLLOW:
-            step[name] = [r for r in step.get(name) or [] if r is not _DROP and r.get("target")]
         plan.steps.append(step)
     return plan
 
@@ -185,17 +192,14 @@ def _resolve(value: Any, catalogue: dict[str, Any], resolution: Resolution) -> A
         new = ref_in(value, catalogue, resolution)
         if new is None:
             return None
-        return f"{value.get('prefix', '')}{new}" if value.get("prefix") else new
+        return f"{value.get('prefix', '')}{new}"
     if isinstance(value, list):
         items = [_resolve(v, catalogue, resolution) for v in value]
-        return [i for i in items if i is not None and i is not _DROP]
+        return [i for i in items if i is not _DROP]
     if isinstance(value, dict):
         out = {k: _resolve(v, catalogue, resolution) for k, v in value.items()}
-        refs = [k for k, v in value.items() if is_ref(v)]
-        if any(out[k] is None for k in refs) and "target" not in value:
-            return _DROP  # a campaign / sequence pair with an unmatched half
-        if "target" in value and out.get("target") is None:
-            return _DROP  # a mapping to an unmatched custom field
+        if any(is_ref(v) and out[k] is None for k, v in value.items()):
+            return _DROP  # a row naming an entry the target account does not have
         return out
     return value
 
@@ -203,7 +207,7 @@ def _resolve(value: Any, catalogue: dict[str, Any], resolution: Resolution) -> A
 def transfer_apply(*, plan: ImportPlan, flow: Flow | None = None, user: Any = None) -> Flow:
     """Save the planned steps: into `flow` (appended), or into a new flow named as the
     exported one. Each step starts with a version saying it was imported."""
-    columns = {f.name for f in Step._meta.concrete_fields} - {"id", "flow", "account"}
+    columns = {f.name for f in Step._meta.concrete_fields} - _STEP_SKIP
     with transaction.atomic():
         if flow is None:
             name = str((plan.flow or {}).get("name") or "Imported flow")
@@ -218,14 +222,13 @@ def transfer_apply(*, plan: ImportPlan, flow: Flow | None = None, user: Any = No
             step.account = plan.accounts.get(str(data.get("crm") or ""))
             if offset:
                 step.position = offset + int(data.get("position") or 0)
-            spec = step_recipient_spec(step)
-            for lst in spec.lists if spec else ():
-                list_store(step, lst, list_values(step, lst))
             step.save()
-            for row in data.get("mappings") or []:
-                part_columns = {f.name for f in FieldMapping._meta.concrete_fields} - {"id", "step"}
-                FieldMapping.objects.create(
-                    step=step, **{k: v for k, v in row.items() if k in part_columns}
+            for name in STEP_FOLLOW:
+                part_model = getattr(Step, name).rel.related_model
+                part_columns = {f.name for f in part_model._meta.concrete_fields} - _PART_SKIP
+                part_model.objects.bulk_create(
+                    part_model(step=step, **{k: v for k, v in row.items() if k in part_columns})
+                    for row in data.get(name) or []
                 )
             step_version_save(step=step, user=user, comment="Imported from a configuration file")
     return flow

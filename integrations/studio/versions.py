@@ -23,13 +23,12 @@ from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import Subquery
 from reversion.models import Revision, Version
 
-from integrations.models import Delivery, FieldMapping, Step
+from integrations.models import CampaignRule, Delivery, FieldMapping, Step, TagRule
 
 # What a step's version holds, besides the step's own columns: the related names of its
-# configuration rows. Rule models register themselves by adding their related name here
-# and to STEP_PARTS below.
-STEP_FOLLOW: tuple[str, ...] = ("mappings",)
-STEP_PARTS: tuple[type[Any], ...] = (FieldMapping,)
+# configuration rows, and their models.
+STEP_FOLLOW: tuple[str, ...] = ("mappings", "tag_rules", "campaign_rules")
+STEP_PARTS: tuple[type[Any], ...] = (FieldMapping, TagRule, CampaignRule)
 
 if not reversion.is_registered(Step):
     reversion.register(Step, follow=STEP_FOLLOW)

@@ -7,7 +7,14 @@ import json
 
 import pytest
 
-from integrations.models import Flow, Recipient, Step
+from integrations.models import (
+    CampaignKind,
+    CampaignRule,
+    Flow,
+    Recipient,
+    Step,
+    TagRule,
+)
 from integrations.studio.transfer import (
     TransferError,
     flow_export,
@@ -29,13 +36,24 @@ OTHER_KEAP = keap_catalogue(
 
 def exported_flow() -> dict:
     source = keap_account(name="Prod Keap", catalogue=keap_catalogue())
-    flow, _, _ = flow_with_step(
+    flow, step, _ = flow_with_step(
         account=source,
         flow_name="Web leads",
-        tag_ids=[100, 103, 101],
-        sequences=[{"campaign_id": 45, "sequence_id": 1}, {"campaign_id": 45, "sequence_id": 3}],
-        mappings=[("lead_score", "custom:7"), ("utm_campaign", "custom:8"), ("owner", "owner_id")],
+        mappings=[("lead_score", "custom:7"), ("utm_campaign", "custom:8"), ("2", "owner_id")],
     )
+    step.mappings.filter(target="owner_id").update(value_kind="constant")
+    for tag_id, name in ((100, "New Lead"), (103, "Hot Lead"), (101, "Website Inquiry")):
+        TagRule.objects.create(step=step, tag_id=tag_id, name=name)
+    TagRule.objects.filter(tag_id="103").update(
+        rules={
+            "match": "all",
+            "conditions": [{"field": "lead.score", "operator": "gte", "value": "80"}],
+        }
+    )
+    for sequence_id in (1, 3):
+        CampaignRule.objects.create(
+            step=step, kind=CampaignKind.KEAP_SEQUENCE, item_id="45", sequence_id=sequence_id
+        )
     return json.loads(json.dumps(flow_export(flow=flow)))  # as it travels: a JSON file
 
 
@@ -43,11 +61,14 @@ def test_export_names_every_id_it_carries():
     data = exported_flow()
     step = data["steps"][0]
     assert data["flow"]["name"] == "Web leads"
-    assert step["tag_ids"][1] == {"$ref": "tags", "id": 103, "name": "Hot Lead", "field": "id"}
-    assert step["sequences"][0]["sequence_id"]["name"] == "Welcome"
-    assert step["sequences"][0]["sequence_id"]["parent"] == "Lead Nurture"
+    hot = step["tag_rules"][1]
+    assert hot["tag_id"] == {"$ref": "tags", "id": "103", "name": "Hot Lead", "field": "id"}
+    assert hot["rules"]["conditions"][0]["operator"] == "gte"
+    assert step["campaign_rules"][0]["sequence_id"]["name"] == "Welcome"
+    assert step["campaign_rules"][0]["sequence_id"]["parent"] == "Lead Nurture"
     assert step["mappings"][0]["target"]["name"] == "Lead Score"
-    assert step["mappings"][2]["target"] == "owner_id"  # not a catalogue id
+    assert step["mappings"][2]["target"] == "owner_id"
+    assert step["mappings"][2]["source"]["name"] == "Sam Sales"  # a constant owner id
 
 
 def test_import_rematches_ids_by_name_and_lists_the_unmatched_before_saving():
@@ -59,22 +80,27 @@ def test_import_rematches_ids_by_name_and_lists_the_unmatched_before_saving():
 
     assert Step.objects.count() == steps_before  # nothing saved yet
     assert sorted(plan.resolution.unmatched) == [
-        ("campaigns.sequences", "Lead Nurture › Follow-up Calls", 3),
+        ("campaigns.sequences", "Lead Nurture › Follow-up Calls", "3"),
         ("custom_fields", "UTM Campaign", "8"),
-        ("tags", "Website Inquiry", 101),
+        ("tags", "Website Inquiry", "101"),
     ]
-    assert ("tags", "Hot Lead", 103, 903) in plan.resolution.matched
+    assert ("tags", "Hot Lead", "103", 903) in plan.resolution.matched
+    assert ("owners", "Sam Sales", "2", 2) in plan.resolution.matched
 
     flow = transfer_apply(plan=plan)
 
     step = flow.steps.get()
     assert flow.name == "Web leads (imported)"
     assert step.account == target and step.recipient == Recipient.KEAP_REST
-    assert step.tag_ids == [900, 903]
-    assert step.sequences == [{"campaign_id": 61, "sequence_id": 9}]
+    assert [(t.tag_id, t.name) for t in step.tag_rules.all()] == [
+        ("900", "New Lead"),
+        ("903", "Hot Lead"),
+    ]
+    assert step.tag_rules.get(tag_id="903").rules["conditions"][0]["value"] == "80"
+    assert [(c.item_id, c.sequence_id) for c in step.campaign_rules.all()] == [("61", "9")]
     assert [(m.source, m.target) for m in step.mappings.all()] == [
         ("lead_score", "custom:31"),
-        ("owner", "owner_id"),
+        ("2", "owner_id"),
     ]
     assert step_versions(step_id=step.pk)[0].revision.get_comment().startswith("Imported")
 

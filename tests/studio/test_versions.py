@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from integrations.delivery.engine import delivery_attempt
-from integrations.models import Delivery, FieldMapping
+from integrations.models import Delivery, FieldMapping, TagRule
 from integrations.studio.versions import (
     step_version_record,
     step_version_restore,
@@ -19,23 +19,32 @@ pytestmark = pytest.mark.django_db
 
 
 def test_each_save_is_a_version_with_who_and_what(admin_user):
-    _, step, _ = flow_with_step(tag_ids=[100], mappings=[("lead_score", "custom:7")])
+    _, step, _ = flow_with_step(mappings=[("lead_score", "custom:7")])
+    TagRule.objects.create(step=step, tag_id="100", name="New Lead")
     first = step_version_save(step=step, user=admin_user, comment="Tagged new leads")
-    step.tag_ids = [100, 103]
+    step.name = "Keap, hot leads tagged"
     step.save()
+    TagRule.objects.create(step=step, tag_id="103", name="Hot Lead")
     second = step_version_save(step=step, user=admin_user, comment="Added Hot Lead")
     versions = step_versions(step_id=step.pk)
     assert [v.revision_id for v in versions] == [second.pk, first.pk]
     assert versions[0].revision.user == admin_user
     assert versions[0].revision.get_comment() == "Added Hot Lead"
-    assert versions[1].field_dict["tag_ids"] == [100]
+    assert versions[1].field_dict["name"] == "Deliver"
+    tags_then = [
+        v.field_dict["tag_id"]
+        for v in versions[1].revision.version_set.all()
+        if v.content_type.model == "tagrule"
+    ]
+    assert tags_then == ["100"]
 
 
 def test_restoring_a_version_brings_back_the_step_and_its_mappings(admin_user):
-    _, step, _ = flow_with_step(tag_ids=[100], mappings=[("lead_score", "custom:7")])
+    _, step, _ = flow_with_step(mappings=[("lead_score", "custom:7")])
+    TagRule.objects.create(step=step, tag_id="100", name="New Lead")
     old = step_version_save(step=step, user=admin_user, comment="v1")
-    step.tag_ids = [103]
-    step.save()
+    step.tag_rules.all().delete()
+    TagRule.objects.create(step=step, tag_id="103", name="Hot Lead")
     step.mappings.all().delete()
     FieldMapping.objects.create(step=step, source="utm", target="custom:8")
     step_version_save(step=step, user=admin_user, comment="v2")
@@ -43,7 +52,7 @@ def test_restoring_a_version_brings_back_the_step_and_its_mappings(admin_user):
     restored = step_version_restore(step=step, revision_id=old.pk, user=admin_user)
 
     step.refresh_from_db()
-    assert step.tag_ids == [100]
+    assert [t.tag_id for t in step.tag_rules.all()] == ["100"]
     assert [(m.source, m.target) for m in step.mappings.all()] == [("lead_score", "custom:7")]
     assert step_versions(step_id=step.pk)[0].revision_id == restored.pk
     assert "Restored the version of" in restored.get_comment()

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0001_initial'),
+        ('integrations', '0003_mapping_studio_data'),
         ('reversion', '0002_add_index_on_version_for_content_type_and_db'),
     ]
 
