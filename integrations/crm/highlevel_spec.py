@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from .base import Credentials, CrmCalls, CrmError
 from .highlevel import HighLevelApi, HighLevelRecipient
@@ -18,9 +19,11 @@ from .spec import (
     FieldSpec,
     ListSpec,
     OAuthSpec,
+    PreviewAnswer,
     RecipientSpec,
     catalogue_collect,
     catalogue_items,
+    json_answer,
 )
 
 # What a HighLevel v2 contact can hold of the 17 automatically mapped fields: one phone,
@@ -121,6 +124,21 @@ def fetch_catalogue(credentials: Credentials, http: CrmCalls) -> dict[str, Any]:
     return catalogue
 
 
+def preview_answer(method: str, url: str, body: bytes) -> PreviewAnswer:
+    """HighLevel's answers for a contact it does not have yet."""
+    path = urlsplit(url).path
+    contact = {"id": "preview"}
+    if method == "GET":
+        return json_answer({"contact": None, "contacts": []})
+    if path.endswith("/contacts/upsert"):
+        return json_answer({"new": True, "contact": contact})
+    if path.endswith("/tags"):
+        return json_answer({"tags": []}, 201)
+    if "/workflow/" in path or "/campaigns/" in path:
+        return json_answer({"succeded": True})
+    return json_answer({"contact": contact}, 201)
+
+
 HIGHLEVEL = CrmSpec(
     kind="highlevel",
     label="HighLevel (LeadConnector)",
@@ -155,4 +173,5 @@ HIGHLEVEL = CrmSpec(
     tenant_help="HighLevel: the sub-account (location) id — needed with a private "
     "integration token.",
     custom_field_kinds=CUSTOM_FIELD_KINDS,
+    preview_answer=preview_answer,
 )

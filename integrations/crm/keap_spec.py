@@ -7,21 +7,26 @@ fields a step can map and what a step's tag / sequence settings mean.
 
 from __future__ import annotations
 
+import xmlrpc.client
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
+from xml.parsers.expat import ExpatError
 
 from .base import Credentials, CrmCalls, CrmError
 from .keap_rest import KeapRestApi, KeapRestRecipient
-from .keap_xmlrpc import ContactServiceClient, KeapXmlRpcRecipient
+from .keap_xmlrpc import XMLRPC_PATH, ContactServiceClient, KeapXmlRpcRecipient
 from .spec import (
     CatalogueOptional,
     CrmSpec,
     FieldSpec,
     ListSpec,
     OAuthSpec,
+    PreviewAnswer,
     RecipientSpec,
     catalogue_collect,
     catalogue_items,
+    json_answer,
 )
 
 _PAGE = 1000
@@ -246,6 +251,45 @@ def _campaigns(rest: _Rest) -> list[dict[str, Any]]:
     return campaigns
 
 
+# --- a preview's answers -----------------------------------------------------------
+
+_PREVIEW_ID = 0
+
+
+def preview_answer(method: str, url: str, body: bytes) -> PreviewAnswer:
+    """Keap's answers for a contact it does not have yet (ids are 0)."""
+    path = urlsplit(url).path
+    if path.endswith(XMLRPC_PATH):
+        return _xmlrpc_answer(body)
+    if method == "GET":
+        # Searches find nothing: the contact, its notes and its company are new.
+        return json_answer({"contacts": [], "notes": [], "companies": [], "count": 0})
+    if "/sequences/" in path:
+        return PreviewAnswer(204, "application/json", b"")
+    if path.endswith("/tags"):
+        return json_answer({})
+    return json_answer({"id": _PREVIEW_ID})
+
+
+def _xmlrpc_answer(body: bytes) -> PreviewAnswer:
+    try:
+        _, method = xmlrpc.client.loads(body)
+    except (ExpatError, xmlrpc.client.Error, ValueError):
+        method = ""
+    name = str(method or "").rpartition(".")[2]
+    value: Any = {
+        "add": _PREVIEW_ID,
+        "addWithDupCheck": _PREVIEW_ID,
+        "update": _PREVIEW_ID,
+        "findByEmail": [],
+        "load": {},
+        "runActionSequence": [],
+        "query": [],
+    }.get(name, True)
+    text = xmlrpc.client.dumps((value,), methodresponse=True, encoding="utf-8")
+    return PreviewAnswer(200, "text/xml", text.encode())
+
+
 KEAP = CrmSpec(
     kind="keap",
     label="Keap (Infusionsoft)",
@@ -296,4 +340,5 @@ KEAP = CrmSpec(
     ),
     tenant_help="Keap: the app's host, filled in by Connect.",
     custom_field_kinds=CUSTOM_FIELD_KINDS,
+    preview_answer=preview_answer,
 )

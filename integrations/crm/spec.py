@@ -11,6 +11,7 @@ CRM-neutral: nothing here imports Django models.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,6 +124,20 @@ class CrmSpec:
     tenant_help: str = ""
     # A catalogue entry's custom-field type (as the CRM names it) -> FIELD_KINDS.
     custom_field_kinds: Mapping[str, str] = field(default_factory=dict)
+    # What the CRM would answer a call (method, URL, body) for a contact it does not
+    # have yet: lets a preview run the recipient with no network call.
+    preview_answer: Callable[[str, str, bytes], PreviewAnswer] = lambda m, u, b: PreviewAnswer()
+
+
+@dataclass(frozen=True)
+class PreviewAnswer:
+    status: int = 200
+    content_type: str = "application/json"
+    body: bytes = b"{}"
+
+
+def json_answer(data: Any, status: int = 200) -> PreviewAnswer:
+    return PreviewAnswer(status, "application/json", json.dumps(data).encode())
 
 
 class CatalogueOptional(Exception):
