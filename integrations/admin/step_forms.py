@@ -139,7 +139,7 @@ class StepForm(forms.ModelForm):
             self.fields[f"manual_keep__{spec.name}"] = forms.BooleanField(
                 required=False,
                 initial=keep,
-                label=f"Keep an existing contact's {spec.label.lower()}",
+                label="keep on existing contacts",
             )
 
     @staticmethod

@@ -86,7 +86,11 @@ class StepAdmin(VersionAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         form = self.get_form(request, obj, fields=None)
-        manual = [name for name in form.base_fields if name.startswith("manual")]
+        manual = [
+            (name, f"manual_keep__{name.removeprefix('manual__')}")
+            for name in form.base_fields
+            if name.startswith("manual__")
+        ]
         fieldsets: list[Any] = [
             (None, {"fields": ["flow", "position", "name", "kind", "enabled"]}),
             (

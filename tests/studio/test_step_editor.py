@@ -24,9 +24,9 @@ def change_url(step: Step) -> str:
     return f"/admin/integrations/step/{step.pk}/change/"
 
 
-def form_data(client, step: Step) -> dict:
+def form_data(client, step: Step, url: str = "") -> dict:
     """The change form's fields as the browser would post them back, unchanged."""
-    html = client.get(change_url(step)).content.decode()
+    html = client.get(url or change_url(step)).content.decode()
     data: dict = {}
     for tag in re.findall(r"<(?:input|select|textarea)[^>]*>", html):
         name = re.search(r'name="([^"]+)"', tag)
