@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "reversion",  # versions of a step's configuration (integrations/studio/versions.py)
     "integrations",
 ]
 

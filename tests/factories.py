@@ -133,3 +133,39 @@ def post_lead(client, flow, key, body, *, content_type="application/json", heade
         content_type=content_type,
         headers={"X-Api-Key": key, **(headers or {})},
     )
+
+
+def keap_catalogue(**overrides) -> dict:
+    """A Keap account's catalogue as Test connection stores it (the sandbox's ids)."""
+    catalogue = {
+        "crm": "keap",
+        "custom_fields": [
+            {"id": 7, "name": "Lead Score", "key": "LeadScore", "type": "WholeNumber"},
+            {"id": 8, "name": "UTM Campaign", "key": "UtmCampaign", "type": "Text"},
+            {
+                "id": 10,
+                "name": "Preferred Contact Date",
+                "key": "PreferredContactDate",
+                "type": "Date",
+            },
+        ],
+        "tags": [
+            {"id": 100, "name": "New Lead"},
+            {"id": 101, "name": "Website Inquiry"},
+            {"id": 103, "name": "Hot Lead"},
+        ],
+        "campaigns": [
+            {
+                "id": 45,
+                "name": "Lead Nurture",
+                "sequences": [{"id": 1, "name": "Welcome"}, {"id": 3, "name": "Follow-up Calls"}],
+            }
+        ],
+        "followup_sequences": [{"id": 200, "name": "Welcome Series"}],
+        "action_sets": [{"id": 300, "name": "Hot lead"}],
+        "contact_types": ["Lead", "Prospect", "Customer"],
+        "lead_sources": [{"id": 1, "name": "Website"}, {"id": 2, "name": "Google Ads"}],
+        "owners": [{"id": 1, "name": "Sandbox Admin"}, {"id": 2, "name": "Sam Sales"}],
+    }
+    catalogue.update(overrides)
+    return catalogue
