@@ -30,6 +30,7 @@ from integrations.models import (
     DeliveryStatus,
     Outcome,
 )
+from integrations.studio.versions import step_version_record
 
 from .claim import delivery_claim, new_lease_owner
 from .flow import flow_advance
@@ -86,6 +87,7 @@ def _run(delivery: Delivery, http: CrmSession) -> Verdict:
         return Verdict(DeliveryResult(Outcome.SKIP, mapped.skip_reason))
     contact = mapped.contact
     plan = replace(mapped.plan, may_have_been_sent=delivery.attempt_count > 1)
+    step_version_record(delivery=delivery)  # which configuration produced this delivery
     recipient = recipient_for(step.recipient)
 
     def send(current: Account) -> DeliveryResult:

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from integrations.crm.registry import RECIPIENT_CRMS, recipient_choices
 from integrations.mapping.checks import mapping_problems
 from integrations.mapping.rules import RuleError, ruleset_from_data
 from integrations.mapping.step_config import STANDARD_FIELDS
@@ -72,17 +73,13 @@ class StepKind(models.TextChoices):
     FILTER = "filter", "Filter"
 
 
-class Recipient(models.TextChoices):
-    KEAP_REST = "keap_rest", "Keap REST v1"
-    KEAP_XMLRPC = "keap_xmlrpc", "Keap XML-RPC ContactService"
-    HIGHLEVEL = "highlevel", "HighLevel contacts"
+# One member per recipient in the registry (KEAP_REST = "keap_rest", ...).
+Recipient = models.TextChoices(  # type: ignore[misc]
+    "Recipient", [(kind.upper(), (kind, label)) for kind, label in recipient_choices()]
+)
 
-
-RECIPIENT_CRM = {
-    Recipient.KEAP_REST: CrmKind.KEAP,
-    Recipient.KEAP_XMLRPC: CrmKind.KEAP,
-    Recipient.HIGHLEVEL: CrmKind.HIGHLEVEL,
-}
+# recipient kind -> the CrmKind of the accounts it can use
+RECIPIENT_CRM = {Recipient(kind): CrmKind(crm) for kind, crm in RECIPIENT_CRMS.items()}
 
 
 class Action(models.TextChoices):
