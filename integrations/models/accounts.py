@@ -49,8 +49,10 @@ class Account(models.Model):
     last_error = models.CharField(max_length=200, blank=True, default="")
     phone_region = models.CharField(
         max_length=2,
+        blank=True,
         default="US",
-        help_text="Country (ISO alpha-2) for phone numbers written without one",
+        help_text="Country (ISO alpha-2) for phone numbers written without one; "
+        "empty: US",
     )
     # Requests per second this account may send (the CRM's spike limit).
     rate_limit_per_second = models.PositiveIntegerField(default=10)
