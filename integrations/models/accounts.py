@@ -51,8 +51,7 @@ class Account(models.Model):
         max_length=2,
         blank=True,
         default="US",
-        help_text="Country (ISO alpha-2) for phone numbers written without one; "
-        "empty: US",
+        help_text="Country (ISO alpha-2) for phone numbers written without one; empty: US",
     )
     # Requests per second this account may send (the CRM's spike limit).
     rate_limit_per_second = models.PositiveIntegerField(default=10)
