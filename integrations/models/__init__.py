@@ -13,6 +13,7 @@ from .flows import (
     StepKind,
 )
 from .leads import Lead, LeadStatus, time_ordered_uuid
+from .ratelimits import RateLimitState
 
 __all__ = [
     "RECIPIENT_CRM",
@@ -31,6 +32,7 @@ __all__ = [
     "LeadStatus",
     "OnError",
     "Outcome",
+    "RateLimitState",
     "Recipient",
     "Source",
     "Step",

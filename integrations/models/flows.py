@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from integrations.delivery.retry import validate_retry_schedule
+
 from .accounts import Account, CrmKind
 
 
@@ -126,6 +128,18 @@ class Step(models.Model):
         default=dict, blank=True, help_text="Recipient-specific options (see the README)"
     )
     on_error = models.CharField(max_length=10, choices=OnError.choices, default=OnError.CONTINUE)
+    retry_schedule = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        validators=[validate_retry_schedule],
+        help_text="Waits before each retry after an error, e.g. 1m, 5m, 15m, 1h, 3h, 6h, 12h "
+        "(8 attempts); empty: the default schedule",
+    )
+    # Auto-pause (integrations.delivery.autopause), like the account's.
+    paused_at = models.DateTimeField(null=True, blank=True)
+    pause_reason = models.CharField(max_length=200, blank=True, default="")
+    failing_since = models.DateTimeField(null=True, blank=True, editable=False)
     # Filter configuration (the delivery engine's filters build on this).
     rules = models.JSONField(default=list, blank=True)
 
