@@ -134,6 +134,7 @@ LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/admin/"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/accounts/login/"
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))  # file backend
 
 # --- I18N / static ------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

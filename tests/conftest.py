@@ -78,6 +78,24 @@ def _worker_database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def worker_mail_dir(tmp_path_factory) -> Path:
+    """Where the worker's emails land (Django's file backend), one file per message."""
+    return tmp_path_factory.getbasetemp() / "worker-mail"
+
+
+@pytest.fixture
+def worker_mail(celery_worker, tmp_path_factory):
+    """The text of every email the worker sends from now on (a callable)."""
+    folder = worker_mail_dir(tmp_path_factory)
+    before = set(folder.glob("*")) if folder.exists() else set()
+
+    def sent() -> list[str]:
+        files = set(folder.glob("*")) - before if folder.exists() else set()
+        return [f.read_text() for f in sorted(files)]
+
+    return sent
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker, live_server, tmp_path_factory):
     """A real `celery worker` process on the test database and the sandbox CRMs.
@@ -101,6 +119,8 @@ def celery_worker(django_db_setup, django_db_blocker, live_server, tmp_path_fact
         "DELIVERY_LEASE_SECONDS": "30",
     }
     app.control.purge()
+    env["EMAIL_BACKEND"] = "django.core.mail.backends.filebased.EmailBackend"
+    env["EMAIL_FILE_PATH"] = str(worker_mail_dir(tmp_path_factory))
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     hostname = f"test-worker-{os.getpid()}@localhost"
     with open(log, "wb") as out:

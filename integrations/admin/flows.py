@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from integrations.delivery.autopause import step_resume
 from integrations.intake.keys import source_rotate_key
 from integrations.models import FieldMapping, Flow, Source, Step
 from integrations.secrets import digest, new_api_key
@@ -99,8 +100,11 @@ class StepAdmin(admin.ModelAdmin):
         "action",
         "duplicate_match",
         "enabled",
+        "paused_at",
     ]
     list_filter = ["kind", "recipient", "action", "enabled", "flow"]
+    actions = ["resume_steps"]
+    readonly_fields = ["paused_at", "pause_reason"]
     list_select_related = ["flow", "account"]
     search_fields = ["name", "flow__name"]
     inlines = [FieldMappingInline]
@@ -119,8 +123,17 @@ class StepAdmin(admin.ModelAdmin):
                     "sequences",
                     "options",
                     "on_error",
+                    "retry_schedule",
+                    "paused_at",
+                    "pause_reason",
                 ]
             },
         ),
         ("Filter", {"fields": ["rules"], "classes": ["collapse"]}),
     ]
+
+    @admin.action(description="Resume the selected paused steps")
+    def resume_steps(self, request, queryset):
+        for step in queryset.filter(paused_at__isnull=False):
+            released = step_resume(step_id=step.pk)
+            self.message_user(request, f"{step}: resumed, {released} held deliveries released.")

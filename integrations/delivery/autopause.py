@@ -39,16 +39,24 @@ def autopause_hold_reason(step: Step) -> str:
 
 def autopause_note(*, delivery: Delivery, verdict: str, now: datetime) -> None:
     """Count one attempt's verdict ("success", "failure" or "": neither) towards the
-    step's and the account's pause. Runs inside the engine's recording transaction."""
+    account's and the step's pause. Runs inside the engine's recording transaction.
+
+    The account is judged first: when all of it is failing, the account is paused (one
+    Resume); a step is paused on its own only while its account still succeeds elsewhere.
+    """
     step = delivery.step
-    targets: list[tuple[Any, int]] = [(Step, step.pk)]
+    targets: list[tuple[Any, int]] = []
     if step.account_id is not None:
         targets.append((Account, step.account_id))
+    targets.append((Step, step.pk))
     if verdict == "success":
         for model, pk in targets:
             model.objects.filter(pk=pk, failing_since__isnull=False).update(failing_since=None)
         return
+    account = step.account
     window = settings.DELIVERY_AUTOPAUSE_AFTER_SECONDS
+    if account is not None and account.autopause_after_seconds is not None:
+        window = account.autopause_after_seconds
     if verdict != "failure" or window <= 0:
         return
     reason = _reason(window, delivery.reason)
@@ -62,10 +70,17 @@ def autopause_note(*, delivery: Delivery, verdict: str, now: datetime) -> None:
             kind = model._meta.verbose_name
             log.warning("%s %s auto-paused: %s", kind, pk, reason)
             transaction.on_commit(lambda k=kind, n=name: _notify_admins(k, n, reason))
+        if model is Account and model.objects.filter(pk=pk, paused_at__isnull=False).exists():
+            return
 
 
 def _reason(window: float, last: str) -> str:
-    span = f"{window / 3600:g} h" if window >= 3600 else f"{window / 60:g} min"
+    if window >= 3600:
+        span = f"{window / 3600:.3g} h"
+    elif window >= 60:
+        span = f"{window / 60:.3g} min"
+    else:
+        span = f"{window:.3g} s"
     text = f"every delivery failed for {span}"
     return f"{text} (last: {last})"[:200] if last else text
 

@@ -329,13 +329,7 @@ def store_seen(*, key: str, seen: dict[str, Any], now: float, every: float = 1.0
     if _uses_redis():
         _redis().hset(_redis_key(key), "seen", json.dumps(seen))
         return
-    from integrations.models import RateLimitState
-
-    with transaction.atomic():
-        row = RateLimitState.objects.select_for_update().filter(key=key).first()
-        if row is not None:
-            row.state = {**row.state, "seen": seen}
-            row.save(update_fields=["state"])
+    _db_update(key, lambda state, now: (0.0, {"seen": seen}))
 
 
 def store_clear(*, key: str) -> None:

@@ -61,6 +61,12 @@ class Account(models.Model):
     paused_at = models.DateTimeField(null=True, blank=True)
     pause_reason = models.CharField(max_length=200, blank=True, default="")
     failing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    autopause_after_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Pause when every delivery has failed for this long; empty: the default "
+        "(DELIVERY_AUTOPAUSE_AFTER_SECONDS), 0: never",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
