@@ -16,6 +16,8 @@ from bench import Failed, Refused
 # required by another.
 BENCHMARKS: dict[str, str] = {
     "intake": "bench.intake:run",
+    "ratelimit": "bench.ratelimit:run",
+    "delivery": "bench.delivery:run",
 }
 
 

@@ -50,8 +50,12 @@ def autopause_note(*, delivery: Delivery, verdict: str, now: datetime) -> None:
         targets.append((Account, step.account_id))
     targets.append((Step, step.pk))
     if verdict == "success":
+        # The rows as loaded with the delivery: in the common case (nothing failing)
+        # a success costs no query. A failure recorded since is cleared by the next one.
+        loaded = {Account: step.account, Step: step}
         for model, pk in targets:
-            model.objects.filter(pk=pk, failing_since__isnull=False).update(failing_since=None)
+            if getattr(loaded[model], "failing_since", None) is not None:
+                model.objects.filter(pk=pk).update(failing_since=None)
         return
     account = step.account
     window = settings.DELIVERY_AUTOPAUSE_AFTER_SECONDS

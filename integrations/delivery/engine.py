@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from integrations.accounts.credentials import account_credentials
@@ -34,7 +33,7 @@ from integrations.models import (
 
 from .autopause import autopause_hold_reason, autopause_note
 from .claim import delivery_claim, new_lease_owner
-from .enqueue import delivery_wake_at_on_commit
+from .enqueue import delivery_enqueue_on_commit, wake_up_time
 from .flow import flow_advance
 from .ratelimit import account_gate
 from .retry import may_retry, next_attempt_at, retry_delay_seconds, retry_schedule
@@ -156,55 +155,62 @@ def _record(
     response_ms: int | None,
 ) -> None:
     now = timezone.now()
-    with transaction.atomic():
-        # Only the lease holder may record. If our lease ran out and another worker
-        # took over, its result wins; our calls were upserts, so nothing is doubled.
-        still_ours = Delivery.objects.select_for_update().filter(
-            pk=delivery.pk, lease_owner=owner, status=DeliveryStatus.IN_PROGRESS
+    fields: dict[str, Any] = {
+        "lease_owner": "",
+        "lease_expires_at": None,
+        "response_ms": response_ms,
+    }
+    if verdict.result is not None:
+        result = verdict.result
+        fields.update(
+            status=DeliveryStatus.DONE,
+            outcome=result.outcome,
+            reason=result.reason[:200],
+            contact_id=result.contact_id,
+            duplicate=result.duplicate,
+            finished_at=now,
         )
-        if not still_ours.exists():
+    elif verdict.hold:
+        # Waiting for a reconnect or a Resume is not a try: give the claim's count back,
+        # so a delivery held and released still has all its retries.
+        fields.update(
+            status=DeliveryStatus.HELD,
+            reason=verdict.reason,
+            attempt_count=delivery.attempt_count - 1,
+        )
+    elif verdict.throttled_until is not None:
+        # Waiting for the CRM's quota is not a try either.
+        fields.update(
+            status=DeliveryStatus.PENDING,
+            reason=verdict.reason,
+            next_attempt_at=verdict.throttled_until,
+            attempt_count=delivery.attempt_count - 1,
+        )
+    else:
+        fields.update(
+            status=DeliveryStatus.PENDING,
+            reason=verdict.reason,
+            next_attempt_at=next_attempt_at(now=now, delay=verdict.retry_in or 0),
+        )
+    if "next_attempt_at" in fields:
+        fields["woken_at"] = wake_up_time(at=fields["next_attempt_at"], now=now)
+    with transaction.atomic():
+        # Only the lease holder may record (the UPDATE locks the row until commit). If our
+        # lease ran out and another worker took over, its result wins; our calls were
+        # upserts, so nothing is doubled.
+        if not Delivery.objects.filter(
+            pk=delivery.pk, lease_owner=owner, status=DeliveryStatus.IN_PROGRESS
+        ).update(**fields):
             log.warning("delivery %s: lease lost before recording", delivery.pk)
             return
         Attempt.objects.bulk_create(_attempts(delivery, calls))
-        fields = {"lease_owner": "", "lease_expires_at": None, "response_ms": response_ms}
-        if verdict.result is not None:
-            result = verdict.result
-            fields.update(
-                status=DeliveryStatus.DONE,
-                outcome=result.outcome,
-                reason=result.reason[:200],
-                contact_id=result.contact_id,
-                duplicate=result.duplicate,
-                finished_at=now,
+        for name, value in fields.items():
+            setattr(delivery, name, value)
+        if fields.get("woken_at") is not None:
+            delivery_enqueue_on_commit(
+                delivery_id=delivery.pk,
+                countdown=max(0.0, (fields["woken_at"] - now).total_seconds()),
             )
-        elif verdict.hold:
-            # Waiting for a reconnect or a Resume is not a try: give the claim's count
-            # back, so a delivery held and released still has all its retries.
-            fields.update(
-                status=DeliveryStatus.HELD,
-                reason=verdict.reason,
-                attempt_count=F("attempt_count") - 1,
-            )
-        elif verdict.throttled_until is not None:
-            # Waiting for the CRM's quota is not a try either.
-            fields.update(
-                status=DeliveryStatus.PENDING,
-                reason=verdict.reason,
-                next_attempt_at=verdict.throttled_until,
-                attempt_count=F("attempt_count") - 1,
-            )
-        else:
-            fields.update(
-                status=DeliveryStatus.PENDING,
-                reason=verdict.reason,
-                next_attempt_at=next_attempt_at(now=now, delay=verdict.retry_in or 0),
-            )
-        if "next_attempt_at" in fields:
-            fields["woken_at"] = delivery_wake_at_on_commit(
-                delivery_id=delivery.pk, at=fields["next_attempt_at"], now=now
-            )
-        still_ours.update(**fields)
-        delivery.refresh_from_db(fields=list(fields))
         autopause_note(delivery=delivery, verdict=_autopause_kind(verdict), now=now)
         if verdict.result is not None:
             flow_advance(delivery=delivery, now=now)

@@ -105,14 +105,12 @@ def delivery_enqueue_on_commit(*, delivery_id: int, countdown: float = 0) -> Non
         transaction.on_commit(lambda: _waker.add(delivery_id))
 
 
-def delivery_wake_at_on_commit(*, delivery_id: int, at: datetime, now: datetime) -> datetime | None:
-    """Wake a worker for this delivery at `at`, after commit. Returns the value for its
-    `woken_at`: `at` when a timed wake-up is sent, None when `at` is too far off for a
-    broker countdown (the sweeper sends it when it is due)."""
-    delay = (at - now).total_seconds()
-    if delay > settings.DELIVERY_WAKEUP_MAX_COUNTDOWN_SECONDS:
+def wake_up_time(*, at: datetime, now: datetime) -> datetime | None:
+    """When the wake-up of a delivery due at `at` will be due: `at` when it is near enough
+    for a broker countdown (send it with delivery_enqueue_on_commit), None when it is
+    not (the sweeper sends the delivery once it is due). The value for `woken_at`."""
+    if (at - now).total_seconds() > settings.DELIVERY_WAKEUP_MAX_COUNTDOWN_SECONDS:
         return None
-    delivery_enqueue_on_commit(delivery_id=delivery_id, countdown=max(0.0, delay))
     return at
 
 
@@ -127,5 +125,5 @@ __all__ = [
     "DELIVER_BATCH",
     "deliveries_enqueue",
     "delivery_enqueue_on_commit",
-    "delivery_wake_at_on_commit",
+    "wake_up_time",
 ]

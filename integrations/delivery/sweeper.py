@@ -13,6 +13,7 @@ extra message for a delivery that is already being worked does nothing.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -22,6 +23,8 @@ from django.utils import timezone
 from integrations.models import Delivery, DeliveryStatus
 
 from .enqueue import deliveries_enqueue
+
+log = logging.getLogger(__name__)
 
 BATCH = 500
 
@@ -49,4 +52,6 @@ def delivery_sweep(*, now: datetime | None = None, batch: int = BATCH) -> list[i
     )
     if ids and deliveries_enqueue(delivery_ids=ids):
         Delivery.objects.filter(pk__in=ids).update(woken_at=now)
+    if ids:
+        log.warning("sweeper: woke %d deliveries whose wake-up was lost", len(ids))
     return ids
