@@ -12,16 +12,28 @@ from .flows import (
     Step,
     StepKind,
 )
+from .health import (
+    LATENCY_BOUNDS_MS,
+    LATENCY_FIELDS,
+    AlertState,
+    DailyCounter,
+    Metric,
+    Threshold,
+)
 from .leads import Lead, LeadStatus, time_ordered_uuid
 
 __all__ = [
+    "LATENCY_BOUNDS_MS",
+    "LATENCY_FIELDS",
     "RECIPIENT_CRM",
     "Account",
     "AccountStatus",
     "Action",
+    "AlertState",
     "Attempt",
     "AuthType",
     "CrmKind",
+    "DailyCounter",
     "Delivery",
     "DeliveryStatus",
     "DuplicateMatch",
@@ -29,11 +41,13 @@ __all__ = [
     "Flow",
     "Lead",
     "LeadStatus",
+    "Metric",
     "OnError",
     "Outcome",
     "Recipient",
     "Source",
     "Step",
     "StepKind",
+    "Threshold",
     "time_ordered_uuid",
 ]
