@@ -15,8 +15,8 @@ from django.db import connection, transaction
 from integrations.models import DailyCounter
 
 from .counters import (
-    CounterKey,
     Counted,
+    CounterKey,
     Tally,
     day_start,
     tallies_from_counters,
@@ -50,13 +50,16 @@ class Reconciliation:
         )
 
 
-def counters_reconcile(*, first_day: date, last_day: date, repair: bool) -> Reconciliation:
+def counters_reconcile(
+    *, first_day: date, last_day: date, repair: bool, quiet: bool = False
+) -> Reconciliation:
     """Compare the counters of days first_day..last_day (UTC, inclusive) with the
     deliveries finished on those days; with `repair`, make the counters equal to them.
 
     Safe to run while workers record outcomes: on PostgreSQL the counter table is
     locked against writes (SHARE ROW EXCLUSIVE) for the comparison, so a delivery is
     either in both sides or, committed after, added to the repaired rows by its upsert.
+    Differences are logged as a warning (unless `quiet`).
     """
     result = Reconciliation(first_day, last_day)
     with transaction.atomic():
@@ -83,7 +86,7 @@ def counters_reconcile(*, first_day: date, last_day: date, repair: bool) -> Reco
         if repair and result.differences:
             _repair(result.differences, actual)
             result.repaired = True
-    if result.differences:
+    if result.differences and not quiet:
         log.warning(
             "health counters %s..%s: %d keys differ (%d deliveries)%s",
             first_day,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -112,21 +113,19 @@ class Threshold(models.Model):
             ),
         ]
 
-    def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
-        if self.account_id and self.step_id:
-            raise ValidationError("Choose an account or a step, not both.")
-        twins = Threshold.objects.filter(account=self.account_id, step=self.step_id)
-        if twins.exclude(pk=self.pk).exists():
-            raise ValidationError("There are thresholds for this scope already: edit those.")
-
     def __str__(self) -> str:
         if self.step_id:
             return f"Thresholds for step {self.step}"
         if self.account_id:
             return f"Thresholds for account {self.account}"
         return "Global thresholds"
+
+    def clean(self) -> None:
+        if self.account_id and self.step_id:
+            raise ValidationError("Choose an account or a step, not both.")
+        twins = Threshold.objects.filter(account=self.account_id, step=self.step_id)
+        if twins.exclude(pk=self.pk).exists():
+            raise ValidationError("There are thresholds for this scope already: edit those.")
 
 
 class AlertState(models.Model):
