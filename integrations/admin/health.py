@@ -55,11 +55,26 @@ def request_report(request: HttpRequest) -> Report:
     return report_build(window=window, scope=scope, group=get.get("group") or "step")
 
 
+def _window_bounds(window: Window) -> tuple[str, str]:
+    if window.hourly:
+        return window.start.replace(microsecond=0).isoformat(), ""
+    return window.first_day.isoformat(), window.last_day.isoformat()
+
+
+def _period_bounds(period: date | datetime) -> tuple[str, str]:
+    """finished_from / finished_to of one period: a UTC day (inclusive dates) or an hour."""
+    if isinstance(period, datetime):
+        start = period.astimezone(UTC)
+        return start.isoformat(), (start + timedelta(hours=1)).isoformat()
+    return period.isoformat(), period.isoformat()
+
+
 def deliveries_url(
     window: Window,
     scope: Scope,
     *,
     period: date | datetime | None = None,
+    with_window: bool = True,
     group: str = "",
     object_id: int | None = None,
     outcome: str = "",
@@ -68,17 +83,12 @@ def deliveries_url(
 ) -> str:
     """The delivery list behind a number: same window (or one period of it), same scope."""
     params: dict[str, Any] = {}
-    if period is None:
-        if window.hourly:
-            params["finished_from"] = window.start.replace(microsecond=0).isoformat()
-        else:
-            params["finished_from"] = window.first_day.isoformat()
-            params["finished_to"] = window.last_day.isoformat()
-    elif isinstance(period, datetime):
-        params["finished_from"] = period.astimezone(UTC).isoformat()
-        params["finished_to"] = (period + timedelta(hours=1)).astimezone(UTC).isoformat()
-    else:
-        params["finished_from"] = params["finished_to"] = period.isoformat()
+    if with_window:
+        params["finished_from"], params["finished_to"] = (
+            _period_bounds(period) if period is not None else _window_bounds(window)
+        )
+        if not params["finished_to"]:
+            del params["finished_to"]
     ids = {
         "step__account__id__exact": scope.account_id,
         "step__flow__id__exact": scope.flow_id,
@@ -135,16 +145,16 @@ def chart_data(report: Report) -> dict[str, Any]:
 
     return {
         "labels": [_label(p) for p, _ in series],
-        "links": [deliveries_url(report.window, report.scope, period=p) for p, _ in series],
+        # A bar or point opens the deliveries of its period: the page builds those links
+        # from this base (the scope) and each period's bounds (cheaper than 450 links).
+        "link_base": deliveries_url(report.window, report.scope, with_window=False),
+        "periods": [_period_bounds(p) for p, _ in series],
         "outcomes": [
             {
+                "key": o.value,
                 "label": Outcome(o).label,
                 "colour": colour,
                 "data": [f.outcomes.get(o, 0) for _, f in series],
-                "links": [
-                    deliveries_url(report.window, report.scope, period=p, outcome=o)
-                    for p, _ in series
-                ],
             }
             for o, colour in OUTCOME_COLOURS.items()
         ],

@@ -28,6 +28,7 @@ class BigListAdmin(ReadOnlyAdmin):
     estimated count, no facet counts, no date hierarchy (its DISTINCT dates scan)."""
 
     ordering = ("-pk",)
+    list_per_page = 50
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
@@ -45,7 +46,7 @@ def _search_kind(term: str) -> str:
 class LeadAdmin(BigListAdmin):
     list_display = ["id", "email", "flow", "source", "status", "received_at"]
     list_filter = ["status", "flow"]
-    list_select_related = ["flow", "source"]
+    list_select_related = ["flow", "source", "source__flow"]
     search_fields = ["=id", "=email"]
     search_help_text = "Exact email, lead id or CRM contact id"
     fields = [
@@ -60,6 +61,13 @@ class LeadAdmin(BigListAdmin):
     ]
     readonly_fields = fields
     change_form_template = "admin/integrations/lead/journey.html"
+
+    def get_queryset(self, request):
+        # The list shows none of the JSON documents: do not fetch or decode them.
+        queryset = super().get_queryset(request)
+        if request.resolver_match and request.resolver_match.url_name.endswith("changelist"):
+            queryset = queryset.defer("payload", "fields", "flow__description")
+        return queryset
 
     def get_search_results(self, request, queryset, search_term):
         """Exact matches only, each on its own index: a lead id, an email, or a CRM
@@ -126,6 +134,21 @@ class DeliveryAdmin(BigListAdmin):
     ]
     readonly_fields = fields
     change_form_template = "admin/integrations/delivery/journey.html"
+
+    def get_queryset(self, request):
+        # The list shows none of the JSON documents: do not fetch or decode them.
+        queryset = super().get_queryset(request)
+        if request.resolver_match and request.resolver_match.url_name.endswith("changelist"):
+            queryset = queryset.defer(
+                "lead__payload",
+                "lead__fields",
+                "step__tag_ids",
+                "step__sequences",
+                "step__options",
+                "step__rules",
+                "step__flow__description",
+            )
+        return queryset
 
     def get_search_results(self, request, queryset, search_term):
         """Exact matches, each on its own index (an OR across the join would scan)."""

@@ -14,12 +14,20 @@
   Chart.defaults.maintainAspectRatio = false;
   Chart.defaults.animation = false;
 
-  function go(links) {
+  // The deliveries of one period (and outcome), built from the scope's base link.
+  function periodUrl(index, outcome) {
+    var bounds = data.periods[index];
+    var url = data.link_base + (data.link_base.indexOf("?") < 0 ? "?" : "&") +
+      "finished_from=" + encodeURIComponent(bounds[0]) +
+      "&finished_to=" + encodeURIComponent(bounds[1]);
+    return outcome ? url + "&outcome__exact=" + outcome : url;
+  }
+  function go() {
     return function (event, elements, chart) {
       if (!elements.length) { return; }
       var item = elements[0];
       var ds = chart.data.datasets[item.datasetIndex];
-      var url = (ds.links || links || [])[item.index];
+      var url = ds.links ? ds.links[item.index] : periodUrl(item.index, ds.outcome);
       if (url) { window.location.href = url; }
     };
   }
@@ -38,7 +46,7 @@
       type: "line",
       data: { labels: data.labels, datasets: datasets },
       options: {
-        onClick: go(data.links), onHover: hover, spanGaps: true,
+        onClick: go(), onHover: hover, spanGaps: true,
         interaction: { mode: "index", intersect: false },
         plugins: { legend: { display: datasets.length > 1, labels: { boxWidth: 12 } } },
         scales: { y: yOptions || { beginAtZero: true } }
@@ -54,7 +62,7 @@
       data: {
         labels: data.labels,
         datasets: data.outcomes.map(function (o) {
-          return { label: o.label, data: o.data, backgroundColor: o.colour, links: o.links,
+          return { label: o.label, data: o.data, backgroundColor: o.colour, outcome: o.key,
                    stack: "outcomes", borderRadius: 2 };
         })
       },
