@@ -20,9 +20,14 @@ COUNT_CAP = 10_000
 
 class EstimatedCountPaginator(Paginator):
     """Counts at most COUNT_CAP + 1 rows of a filtered list; an unfiltered list on
-    PostgreSQL uses the planner's row estimate. `count_is_exact` says which."""
+    PostgreSQL uses the planner's row estimate. `count_kind` says which: "exact",
+    "capped" (more than COUNT_CAP) or "estimated"."""
 
-    count_is_exact = True
+    count_kind = "exact"
+
+    @property
+    def cap(self) -> int:
+        return COUNT_CAP
 
     @cached_property
     def count(self) -> int:
@@ -30,11 +35,11 @@ class EstimatedCountPaginator(Paginator):
         if not queryset.query.where and connection.vendor == "postgresql":
             estimate = _estimated_rows(queryset.model._meta.db_table)
             if estimate > COUNT_CAP:
-                self.count_is_exact = False
+                self.count_kind = "estimated"
                 return estimate
         counted = queryset.order_by()[: COUNT_CAP + 1].count()
         if counted > COUNT_CAP:
-            self.count_is_exact = False
+            self.count_kind = "capped"
         return counted
 
 

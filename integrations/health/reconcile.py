@@ -25,6 +25,10 @@ from .counters import (
 
 log = logging.getLogger(__name__)
 
+# More differing keys than this (a rebuild, a first run): replace the range's rows in
+# bulk rather than key by key.
+REBUILD_ABOVE = 50
+
 
 @dataclass(frozen=True)
 class Difference:
@@ -84,7 +88,10 @@ def counters_reconcile(
                     Difference(key, have.tally if have else None, want.tally if want else None)
                 )
         if repair and result.differences:
-            _repair(result.differences, actual)
+            if len(result.differences) > REBUILD_ABOVE:
+                _replace_all(first_day, last_day, actual)
+            else:
+                _repair(result.differences, actual)
             result.repaired = True
     if result.differences and not quiet:
         log.warning(
@@ -117,3 +124,22 @@ def _repair(differences: list[Difference], actual: dict[CounterKey, Counted]) ->
             DailyCounter.objects.create(
                 day=key.day, step_id=key.step_id, outcome=key.outcome, reason=key.reason, **fields
             )
+
+
+def _replace_all(first_day: date, last_day: date, actual: dict[CounterKey, Counted]) -> None:
+    DailyCounter.objects.filter(day__gte=first_day, day__lte=last_day).delete()
+    DailyCounter.objects.bulk_create(
+        [
+            DailyCounter(
+                day=key.day,
+                step_id=key.step_id,
+                outcome=key.outcome,
+                reason=key.reason,
+                flow_id=counted.flow_id,
+                account_id=counted.account_id,
+                **counted.tally.as_fields(),
+            )
+            for key, counted in actual.items()
+        ],
+        batch_size=1000,
+    )

@@ -73,3 +73,19 @@ def test_counters_rebuild_dry_run_reports_and_changes_nothing(yesterday_counted)
 
     call_command("counters_rebuild", "--from", str(day), "--to", str(day), stdout=StringIO())
     assert sum(DailyCounter.objects.values_list("deliveries", flat=True)) == 5
+
+
+def test_a_lost_range_of_many_counters_is_rebuilt_in_bulk():
+    step = flow_with_step()[1]
+    moment = timezone.now() - timedelta(days=2)
+    for n in range(60):
+        counters_record(
+            delivery=finished_delivery(
+                step, outcome=Outcome.FAILURE, reason=f"reason {n}", finished_at=moment
+            )
+        )
+    day = utc_day(moment)
+    DailyCounter.objects.all().delete()
+    assert len(counters_reconcile(first_day=day, last_day=day, repair=True).differences) == 60
+    assert counters_reconcile(first_day=day, last_day=day, repair=False).differences == []
+    assert DailyCounter.objects.count() == 60
