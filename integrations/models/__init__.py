@@ -7,10 +7,13 @@ from .flows import (
     FieldMapping,
     Flow,
     OnError,
+    OnExisting,
+    OnInvalid,
     Recipient,
     Source,
     Step,
     StepKind,
+    ValueKind,
 )
 from .health import (
     LATENCY_BOUNDS_MS,
@@ -21,11 +24,28 @@ from .health import (
     Threshold,
 )
 from .leads import Lead, LeadStatus, time_ordered_uuid
+from .step_actions import (
+    CAMPAIGN_KIND_RECIPIENT,
+    CampaignAction,
+    CampaignKind,
+    CampaignRule,
+    TagAction,
+    TagRule,
+)
 
 __all__ = [
+    "CAMPAIGN_KIND_RECIPIENT",
     "LATENCY_BOUNDS_MS",
     "LATENCY_FIELDS",
     "RECIPIENT_CRM",
+    "CampaignAction",
+    "CampaignKind",
+    "CampaignRule",
+    "OnExisting",
+    "OnInvalid",
+    "TagAction",
+    "TagRule",
+    "ValueKind",
     "Account",
     "AccountStatus",
     "Action",
