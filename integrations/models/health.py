@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -92,6 +93,7 @@ class Threshold(models.Model):
         null=True,
         blank=True,
         verbose_name="alert when success rate is below (%)",
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
     )
     max_response_ms = models.PositiveIntegerField(
         null=True, blank=True, verbose_name="alert when average response time is above (ms)"
@@ -102,6 +104,7 @@ class Threshold(models.Model):
         null=True,
         blank=True,
         verbose_name="alert when duplicate rate is above (%)",
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
     )
     updated_at = models.DateTimeField(auto_now=True)
 
