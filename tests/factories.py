@@ -169,3 +169,48 @@ def keap_catalogue(**overrides) -> dict:
     }
     catalogue.update(overrides)
     return catalogue
+
+
+def finished_delivery(
+    step: Step,
+    *,
+    outcome: str,
+    reason: str = "",
+    duplicate: bool | None = None,
+    response_ms: int | None = None,
+    finished_at=None,
+    email: str = "",
+    contact_id: str = "",
+):
+    """A lead with one delivery that already has its final outcome (no CRM involved).
+    Returns the Delivery. Counters are not touched: record them as the engine would
+    with `integrations.health.counters.counters_record`."""
+    from django.utils import timezone
+
+    from integrations.models import Delivery, DeliveryStatus, Lead, LeadStatus
+
+    finished_at = finished_at or timezone.now()
+    source = step.flow.sources.first()
+    lead = Lead.objects.create(
+        flow=step.flow,
+        source=source,
+        payload={"email": email},
+        fields={"email": email},
+        email=email,
+        status=LeadStatus.DONE,
+        received_at=finished_at,
+        finished_at=finished_at,
+    )
+    return Delivery.objects.create(
+        lead=lead,
+        step=step,
+        status=DeliveryStatus.DONE,
+        outcome=outcome,
+        reason=reason,
+        duplicate=duplicate,
+        response_ms=response_ms,
+        contact_id=contact_id,
+        attempt_count=1,
+        created_at=finished_at,
+        finished_at=finished_at,
+    )
