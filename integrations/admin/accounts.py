@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 
 from integrations.accounts.catalogue import account_connection_test
 from integrations.accounts.services import account_reconnected
+from integrations.crm.registry import CRMS
 from integrations.delivery.autopause import account_resume
 from integrations.delivery.ratelimit import (
     account_default_quotas,
@@ -31,6 +32,7 @@ EDITABLE = [
     "auth_type",
     "api_key",
     "external_id",
+    "phone_region",
     "rate_limit_per_second",
     "rate_limit_per_minute",
     "rate_limit_per_day",
@@ -42,6 +44,8 @@ CATALOGUE_SECTIONS = (
     ("custom_fields", "Custom fields"),
     ("tags", "Tags"),
     ("campaigns", "Campaigns and sequences"),
+    ("followup_sequences", "Follow-up sequences"),
+    ("action_sets", "Action sets"),
     ("workflows", "Workflows"),
     ("contact_types", "Contact types"),
     ("lead_sources", "Lead sources"),
@@ -64,10 +68,7 @@ class AccountForm(forms.ModelForm):
         model = Account
         fields = EDITABLE
         labels = {"external_id": "Tenant"}
-        help_texts = {
-            "external_id": "HighLevel: the sub-account (location) id — needed with a private "
-            "integration token. Keap: the app's host, filled in by Connect."
-        }
+        help_texts = {"external_id": " ".join(spec.tenant_help for spec in CRMS.values())}
 
     def clean_api_key(self):
         value = self.cleaned_data.get("api_key", "")
