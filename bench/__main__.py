@@ -17,6 +17,7 @@ from bench import Failed, Refused
 BENCHMARKS: dict[str, str] = {
     "intake": "bench.intake:run",
     "admin": "bench.admin:run",
+    "mapping": "bench.mapping:run",
 }
 
 
