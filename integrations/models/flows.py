@@ -7,7 +7,9 @@ from django.db import models
 from django.utils import timezone
 
 from integrations.crm.registry import RECIPIENT_CRMS, recipient_choices
+from integrations.mapping.checks import mapping_problems
 from integrations.mapping.rules import RuleError, ruleset_from_data
+from integrations.mapping.step_config import STANDARD_FIELDS
 
 from .accounts import Account, CrmKind
 
@@ -156,8 +158,6 @@ class Step(models.Model):
         return f"{self.flow} › {self.name}"
 
     def clean(self) -> None:
-        from integrations.mapping.standard_fields import STANDARD_FIELDS
-
         check_rules_field(self.rules)
         unknown = [name for name in self.standard_fields_off or [] if name not in STANDARD_FIELDS]
         if not isinstance(self.standard_fields_off, list) or unknown:
@@ -229,7 +229,17 @@ class FieldMapping(models.Model):
         return f"{self.source} → {self.target}"
 
     def clean(self) -> None:
-        check_rules_field(self.rules)
+        step = getattr(self, "step", None)
+        account = getattr(step, "account", None) if step is not None else None
+        problems = mapping_problems(
+            kind=self.value_kind,
+            source=self.source,
+            target=self.target,
+            rules=self.rules,
+            catalogue=account.catalogue if account is not None else None,
+        )
+        if problems:
+            raise ValidationError(problems)
 
 
 def check_rules_field(data: object) -> None:
