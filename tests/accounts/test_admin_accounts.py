@@ -61,7 +61,7 @@ def test_test_connection_fetches_the_keap_catalogue_and_shows_it(crm, admin_clie
     assert "Connected to Keap. Found 4 custom fields, 6 tags" in html
     account.refresh_from_db()
     catalogue = account.catalogue
-    lead_score = {"id": 7, "name": "Lead Score", "key": "LeadScore", "type": "WholeNumber"}
+    lead_score = {"id": 7, "name": "Lead Score", "field_name": "LeadScore", "type": "WholeNumber"}
     assert lead_score | {"options": []} in catalogue["custom_fields"]
     assert {"id": 100, "name": "New Lead", "category": "Lead Status"} in catalogue["tags"]
     assert catalogue["contact_types"] == ["Lead", "Prospect", "Customer", "Partner"]
