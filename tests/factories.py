@@ -119,6 +119,22 @@ def highlevel_account(**overrides) -> Account:
     return Account.objects.create(**fields)
 
 
+def post_lead(client, flow, key, body, *, content_type="application/json", headers=None, query=""):
+    """POST `body` to the flow's intake as a source would: a dict or list is sent as
+    JSON, a str or bytes as it is."""
+    data = (
+        json.dumps(body)
+        if content_type == "application/json" and not isinstance(body, (str, bytes))
+        else body
+    )
+    return client.post(
+        f"/api/v1/flows/{flow.pk}/leads{query}",
+        data=data,
+        content_type=content_type,
+        headers={"X-Api-Key": key, **(headers or {})},
+    )
+
+
 def keap_catalogue(**overrides) -> dict:
     """A Keap account's catalogue as Test connection stores it (the sandbox's ids)."""
     catalogue = {
@@ -155,17 +171,46 @@ def keap_catalogue(**overrides) -> dict:
     return catalogue
 
 
-def post_lead(client, flow, key, body, *, content_type="application/json", headers=None, query=""):
-    """POST `body` to the flow's intake as a source would: a dict or list is sent as
-    JSON, a str or bytes as it is."""
-    data = (
-        json.dumps(body)
-        if content_type == "application/json" and not isinstance(body, (str, bytes))
-        else body
+def finished_delivery(
+    step: Step,
+    *,
+    outcome: str,
+    reason: str = "",
+    duplicate: bool | None = None,
+    response_ms: int | None = None,
+    finished_at=None,
+    email: str = "",
+    contact_id: str = "",
+):
+    """A lead with one delivery that already has its final outcome (no CRM involved).
+    Returns the Delivery. Counters are not touched: record them as the engine would
+    with `integrations.health.counters.counters_record`."""
+    from django.utils import timezone
+
+    from integrations.models import Delivery, DeliveryStatus, Lead, LeadStatus
+
+    finished_at = finished_at or timezone.now()
+    source = step.flow.sources.first()
+    lead = Lead.objects.create(
+        flow=step.flow,
+        source=source,
+        payload={"email": email},
+        fields={"email": email},
+        email=email,
+        status=LeadStatus.DONE,
+        received_at=finished_at,
+        finished_at=finished_at,
     )
-    return client.post(
-        f"/api/v1/flows/{flow.pk}/leads{query}",
-        data=data,
-        content_type=content_type,
-        headers={"X-Api-Key": key, **(headers or {})},
+    return Delivery.objects.create(
+        lead=lead,
+        step=step,
+        status=DeliveryStatus.DONE,
+        outcome=outcome,
+        reason=reason,
+        duplicate=duplicate,
+        response_ms=response_ms,
+        contact_id=contact_id,
+        attempt_count=1,
+        created_at=finished_at,
+        finished_at=finished_at,
     )

@@ -21,6 +21,7 @@ from integrations.accounts.tokens import TokenRefreshRejected, account_call_with
 from integrations.crm.base import CrmError, DeliveryResult
 from integrations.crm.http import CallRecord, CrmSession
 from integrations.crm.registry import recipient_for
+from integrations.health.counters import counters_record
 from integrations.mapping.selectors import delivery_map
 from integrations.models import (
     Account,
@@ -169,6 +170,7 @@ def _record(
         still_ours.update(**fields)
         delivery.refresh_from_db(fields=list(fields))
         if verdict.result is not None:
+            counters_record(delivery=delivery)  # the health counters commit with the outcome
             flow_advance(delivery=delivery, now=now)
         elif verdict.retry_in is not None:
             from .enqueue import delivery_enqueue_on_commit

@@ -15,6 +15,14 @@ from .flows import (
     StepKind,
     ValueKind,
 )
+from .health import (
+    LATENCY_BOUNDS_MS,
+    LATENCY_FIELDS,
+    AlertState,
+    DailyCounter,
+    Metric,
+    Threshold,
+)
 from .leads import Lead, LeadStatus, time_ordered_uuid
 from .step_actions import (
     CAMPAIGN_KIND_RECIPIENT,
@@ -27,6 +35,8 @@ from .step_actions import (
 
 __all__ = [
     "CAMPAIGN_KIND_RECIPIENT",
+    "LATENCY_BOUNDS_MS",
+    "LATENCY_FIELDS",
     "RECIPIENT_CRM",
     "CampaignAction",
     "CampaignKind",
@@ -39,9 +49,11 @@ __all__ = [
     "Account",
     "AccountStatus",
     "Action",
+    "AlertState",
     "Attempt",
     "AuthType",
     "CrmKind",
+    "DailyCounter",
     "Delivery",
     "DeliveryStatus",
     "DuplicateMatch",
@@ -49,11 +61,13 @@ __all__ = [
     "Flow",
     "Lead",
     "LeadStatus",
+    "Metric",
     "OnError",
     "Outcome",
     "Recipient",
     "Source",
     "Step",
     "StepKind",
+    "Threshold",
     "time_ordered_uuid",
 ]

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from integrations.crm.registry import RECIPIENTS
+from integrations.health.demo import demo_history_seed
 from integrations.intake.keys import source_create
 from integrations.models import (
     Account,
@@ -64,7 +65,7 @@ class Command(BaseCommand):
         self._user()
         accounts = self._accounts()
         key = settings.DEMO_API_KEY or DEMO_KEY_FALLBACK
-        lines = []
+        lines, steps = [], []
         for name, recipient, crm, tags, sequences, opts, mappings in DEMO_FLOWS:
             if recipient not in RECIPIENTS:
                 continue  # that CRM client is not installed in this build
@@ -85,6 +86,7 @@ class Command(BaseCommand):
                 for source, target in mappings:
                     FieldMapping.objects.create(step=step, source=source, target=target)
             self._source(flow, key)
+            steps.append(step)
             lines.append(f"  {flow.name}: {settings.PUBLIC_BASE_URL}{flow.intake_path}")
         self.stdout.write(
             "\nLeadFlow demo\n"
@@ -96,6 +98,9 @@ class Command(BaseCommand):
             '-d \'{"first_name":"Ann","last_name":"Lee","email":"ann@example.com"}\' '
             f"{settings.PUBLIC_BASE_URL}{Flow.objects.order_by('pk').first().intake_path}?wait=10\n"
         )
+        history = demo_history_seed(steps=steps)
+        if history:
+            self.stdout.write(f"Demo history: {history} deliveries over 3 weeks (demo data).")
         self.stdout.write(f"Demo ready: {len(lines)} flows.")
 
     def _user(self) -> None:
