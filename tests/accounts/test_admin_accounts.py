@@ -163,7 +163,13 @@ def test_saving_the_account_form_never_writes_back_tokens_rotated_meanwhile(admi
         )
         return clean(form)
 
-    form = {"name": "Renamed", "crm": "keap", "auth_type": "oauth", "rate_limit_per_second": 10}
+    form = {
+        "name": "Renamed",
+        "crm": "keap",
+        "auth_type": "oauth",
+        "phone_region": "US",
+        "rate_limit_per_second": 10,
+    }
     with mock.patch.object(AccountForm, "clean", a_worker_refreshes_meanwhile):
         response = admin_client.post(f"/admin/integrations/account/{account.pk}/change/", form)
     assert response.status_code == 302
