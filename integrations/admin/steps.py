@@ -220,7 +220,7 @@ class StepAdmin(VersionAdmin):
                 messages.SUCCESS,
             )
         else:
-            self.message_user(request, f"Catalogue {check.catalogue_age}.", messages.INFO)
+            self.message_user(request, f"Catalogue {check.catalogue_age}.", messages.WARNING)
         return self._back(step_id)
 
     def export_view(self, request: HttpRequest, step_id: int) -> HttpResponse:
