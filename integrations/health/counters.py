@@ -98,15 +98,34 @@ def counters_record(*, delivery: Delivery) -> None:
     engine does, in `_record`): the counter then commits or rolls back with it. The
     upsert is atomic on PostgreSQL and SQLite, so concurrent workers never lose a count.
     """
+    counted = _counted(delivery, sign=1)
+    if counted is not None:
+        counters_add(rows=[counted])
+
+
+def counters_forget(*, delivery: Delivery) -> None:
+    """Take a delivery's current outcome back out of its counter: call in the
+    transaction that clears the outcome (a replay), before clearing it, so the
+    outcome it gets next is not counted twice."""
+    counted = _counted(delivery, sign=-1)
+    if counted is not None:
+        counters_add(rows=[counted])
+        key = counted.key
+        DailyCounter.objects.filter(
+            day=key.day, step_id=key.step_id, outcome=key.outcome, reason=key.reason, deliveries=0
+        ).delete()
+
+
+def _counted(delivery: Delivery, *, sign: int) -> Counted | None:
     if not delivery.outcome or delivery.finished_at is None:
-        return
-    tally = Tally(deliveries=1, duplicates=1 if delivery.duplicate else 0)
+        return None
+    tally = Tally(deliveries=sign, duplicates=sign if delivery.duplicate else 0)
     if delivery.response_ms is not None:
-        tally.timed, tally.response_ms_sum = 1, delivery.response_ms
-        tally.latency[latency_bucket(delivery.response_ms)] = 1
+        tally.timed, tally.response_ms_sum = sign, sign * delivery.response_ms
+        tally.latency[latency_bucket(delivery.response_ms)] = sign
     step = delivery.step
     key = CounterKey(utc_day(delivery.finished_at), step.pk, delivery.outcome, delivery.reason)
-    counters_add(rows=[Counted(key, step.flow_id, step.account_id, tally)])
+    return Counted(key, step.flow_id, step.account_id, tally)
 
 
 _COUNTED = ("deliveries", "duplicates", "timed", "response_ms_sum", *LATENCY_FIELDS)
