@@ -18,6 +18,8 @@ BENCHMARKS: dict[str, str] = {
     "intake": "bench.intake:run",
     "admin": "bench.admin:run",
     "mapping": "bench.mapping:run",
+    "ratelimit": "bench.ratelimit:run",
+    "delivery": "bench.delivery:run",
 }
 
 
