@@ -20,6 +20,7 @@ from integrations.accounts.credentials import account_credentials
 from integrations.accounts.tokens import TokenRefreshRejected, account_call_with_refresh
 from integrations.crm.base import CrmError, DeliveryResult, StepPlan
 from integrations.crm.http import CallRecord, CrmSession
+from integrations.crm.operations import Operations
 from integrations.crm.registry import recipient_for
 from integrations.mapping.standard_fields import MappingSkip, contact_from_lead
 from integrations.models import (
@@ -33,6 +34,7 @@ from integrations.models import (
 
 from .claim import delivery_claim, new_lease_owner
 from .flow import flow_advance
+from .progress import delivery_operations
 from .retry import may_retry, next_attempt_at, retry_delay_seconds
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,7 @@ def delivery_attempt(*, delivery_id: int) -> Delivery | None:
         return None
     delivery = Delivery.objects.select_related("lead", "step", "step__account").get(pk=delivery_id)
     http = CrmSession(secrets=_secrets_of(delivery))
-    verdict = _run(delivery, http)
+    verdict = _run(delivery, http, delivery_operations(delivery=delivery, owner=owner))
     _record(
         delivery,
         owner=owner,
@@ -74,7 +76,7 @@ def _secrets_of(delivery: Delivery) -> tuple[str, ...]:
     return (account.api_key, account.access_token, account.refresh_token)
 
 
-def _run(delivery: Delivery, http: CrmSession) -> Verdict:
+def _run(delivery: Delivery, http: CrmSession, operations: Operations) -> Verdict:
     step, lead = delivery.step, delivery.lead
     account = step.account
     if account is None or not step.recipient:
@@ -93,7 +95,6 @@ def _run(delivery: Delivery, http: CrmSession) -> Verdict:
         tag_ids=tuple(step.tag_ids or ()),
         sequences=tuple(step.sequences or ()),
         options=dict(step.options or {}),
-        may_have_been_sent=delivery.attempt_count > 1,
     )
     recipient = recipient_for(step.recipient)
 
@@ -101,7 +102,9 @@ def _run(delivery: Delivery, http: CrmSession) -> Verdict:
         # After a refresh `current` holds new tokens: scrub them from the record too.
         http.scrub_also(current.access_token, current.refresh_token)
         credentials = account_credentials(account=current, recipient=step.recipient)
-        return recipient.deliver(contact=contact, plan=plan, credentials=credentials, http=http)
+        return recipient.deliver(
+            contact=contact, plan=plan, credentials=credentials, http=http, operations=operations
+        )
 
     try:
         # OAuth: refresh first when the token is (nearly) expired; on a 401, refresh once
