@@ -22,11 +22,13 @@ written. These are test and demo switches, off unless armed.
 from __future__ import annotations
 
 import random
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 
 MAX_LATENCY_MS = 120_000
 KEYS = ("jitter_ms", "probability", "drop", "malformed", "created")
@@ -78,14 +80,36 @@ def wait(rule: dict[str, Any]) -> None:
         time.sleep(delay_ms / 1000)
 
 
-def dropped(body: bytes = b"") -> HttpResponse:
-    """An answer whose connection breaks part way: Content-Length promises more than
-    is sent, and the server closes the socket."""
+def dropped(request: HttpRequest, body: bytes = b"") -> HttpResponseBase:
+    """An answer whose connection breaks part way: Content-Length promises the whole
+    body, half of it is sent, and the socket is shut. Needs the development server
+    (runserver, the test live server), whose socket is reachable from the request;
+    elsewhere the answer just stops short and the client waits for the rest."""
     partial = body[: len(body) // 2] or b'{"'
-    response = HttpResponse(partial, status=200, content_type="application/json")
+    sock = _socket_of(request)
+
+    def stream() -> Iterator[bytes]:
+        yield partial
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    response = StreamingHttpResponse(stream(), status=200, content_type="application/json")
     response["Content-Length"] = str(len(partial) + 512)
-    response["Connection"] = "close"
     return response
+
+
+def _socket_of(request: HttpRequest) -> socket.socket | None:
+    """The client socket under the WSGI input stream (LimitedStream -> BufferedReader
+    -> SocketIO -> socket), when the server exposes it."""
+    stream: Any = request.META.get("wsgi.input")
+    for attr in ("stream", "raw", "_sock"):
+        if isinstance(stream, socket.socket):
+            return stream
+        stream = getattr(stream, attr, stream)
+    return stream if isinstance(stream, socket.socket) else None
 
 
 def malformed(body: bytes, content_type: str) -> HttpResponse:
@@ -95,12 +119,13 @@ def malformed(body: bytes, content_type: str) -> HttpResponse:
 
 
 def play(
+    request: HttpRequest,
     rule: dict[str, Any],
     view: Callable[[], HttpResponse],
     error: Callable[[int, dict[str, Any]], HttpResponse],
     *,
     content_type: str = "application/json",
-) -> HttpResponse:
+) -> HttpResponseBase:
     """Answer one request under `rule`: wait, then answer with the fault, or let it
     through; a `created` rule processes the request first (see the module docstring).
     `error(status, rule)` builds the sandbox's own error body for a status."""
@@ -109,7 +134,7 @@ def play(
         real = view()
     wait(rule)
     if rule.get("drop"):
-        return dropped(real.content if real is not None else b"")
+        return dropped(request, real.content if real is not None else b"")
     if rule.get("malformed"):
         return malformed(real.content if real is not None else b"", content_type)
     if rule.get("status"):

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
@@ -113,7 +114,7 @@ def api_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         retry_after = faults.config()["retry_after"]
         if not verdict.allowed:
             faults.bump("rate_limited")
-            response: HttpResponse = fault_response(429)
+            response: HttpResponseBase = fault_response(429)
         else:
             path = request.path_info.split(MOUNT, 1)[-1]
             fault = faults.take(target="api", path=path, method=request.method or "")
@@ -123,6 +124,7 @@ def api_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
                 # `created` faults process the request, then answer with the fault
                 # (§7.3.4 "422 yet created"): see integrations.sandbox.fault_modes.
                 response = fault_modes.play(
+                    request,
                     asdict(fault),
                     lambda: view(request, caller, **kwargs),
                     lambda status, _: fault_response(status),

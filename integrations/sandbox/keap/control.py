@@ -115,7 +115,7 @@ def apply(payload: dict) -> dict:
     for key in ("rate_limits", "retry_after", "token_ttl"):
         if key in payload:
             row.config[key] = _checked_config(key, payload[key], row.config.get(key))
-    if any(key in payload for key in _RULE_KEYS):
+    if any(key in payload for key in (*_RULE_KEYS, "count", "path", "method")):
         row.faults.append(_checked_rule(payload))
     if payload.get("reset_rate_windows"):
         row.epoch = new_epoch()

@@ -105,7 +105,7 @@ def keap_api(target: str) -> Callable:
             # A fault answers before the gateway lets the call through, unless it is
             # `created` (processed first): see integrations.sandbox.fault_modes.
             content_type = "text/xml" if target == "xmlrpc" else "application/json"
-            return fault_modes.play(rule, through, _injected, content_type=content_type)
+            return fault_modes.play(request, rule, through, _injected, content_type=content_type)
 
         return wrapper
 
