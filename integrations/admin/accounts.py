@@ -43,7 +43,15 @@ class AccountForm(forms.ModelForm):
 
     class Meta:
         model = Account
-        fields = ["name", "crm", "auth_type", "api_key", "external_id", "rate_limit_per_second"]
+        fields = [
+            "name",
+            "crm",
+            "auth_type",
+            "api_key",
+            "external_id",
+            "phone_region",
+            "rate_limit_per_second",
+        ]
         labels = {"external_id": "Tenant"}
         help_texts = {
             "external_id": "HighLevel: the sub-account (location) id — needed with a private "
@@ -70,7 +78,15 @@ class AccountAdmin(admin.ModelAdmin):
     ]
 
     def get_fields(self, request, obj=None):
-        fields = ["name", "crm", "auth_type", "api_key", "external_id", "rate_limit_per_second"]
+        fields = [
+            "name",
+            "crm",
+            "auth_type",
+            "api_key",
+            "external_id",
+            "phone_region",
+            "rate_limit_per_second",
+        ]
         if obj is not None and obj.auth_type == AuthType.OAUTH:
             fields.remove("api_key")  # OAuth accounts get their tokens from Connect
         if obj is not None:

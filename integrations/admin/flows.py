@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from integrations.intake.keys import source_rotate_key
-from integrations.models import FieldMapping, Flow, Source, Step
+from integrations.models import CampaignRule, FieldMapping, Flow, Source, Step, TagRule
 from integrations.secrets import digest, new_api_key
 
 
@@ -83,8 +83,20 @@ class SourceAdmin(admin.ModelAdmin):
 
 class FieldMappingInline(admin.TabularInline):
     model = FieldMapping
-    fields = ["position", "source", "target"]
+    fields = ["position", "value_kind", "source", "target", "on_existing", "on_invalid", "rules"]
     extra = 1
+
+
+class TagRuleInline(admin.TabularInline):
+    model = TagRule
+    fields = ["position", "action", "tag_id", "name", "rules"]
+    extra = 0
+
+
+class CampaignRuleInline(admin.TabularInline):
+    model = CampaignRule
+    fields = ["position", "kind", "action", "item_id", "sequence_id", "name", "rules"]
+    extra = 0
 
 
 @admin.register(Step)
@@ -103,9 +115,10 @@ class StepAdmin(admin.ModelAdmin):
     list_filter = ["kind", "recipient", "action", "enabled", "flow"]
     list_select_related = ["flow", "account"]
     search_fields = ["name", "flow__name"]
-    inlines = [FieldMappingInline]
+    inlines = [FieldMappingInline, TagRuleInline, CampaignRuleInline]
+    readonly_fields = ["tag_ids", "sequences"]
     fieldsets = [
-        (None, {"fields": ["flow", "position", "name", "kind", "enabled"]}),
+        (None, {"fields": ["flow", "position", "name", "kind", "enabled", "rules"]}),
         (
             "Recipient",
             {
@@ -115,12 +128,14 @@ class StepAdmin(admin.ModelAdmin):
                     "action",
                     "duplicate_match",
                     "address_type",
-                    "tag_ids",
-                    "sequences",
+                    "standard_fields_off",
                     "options",
                     "on_error",
                 ]
             },
         ),
-        ("Filter", {"fields": ["rules"], "classes": ["collapse"]}),
+        (
+            "Legacy (moved to tag and campaign rules)",
+            {"fields": ["tag_ids", "sequences"], "classes": ["collapse"]},
+        ),
     ]

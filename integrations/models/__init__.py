@@ -7,15 +7,35 @@ from .flows import (
     FieldMapping,
     Flow,
     OnError,
+    OnExisting,
+    OnInvalid,
     Recipient,
     Source,
     Step,
     StepKind,
+    ValueKind,
 )
 from .leads import Lead, LeadStatus, time_ordered_uuid
+from .step_actions import (
+    CAMPAIGN_KIND_RECIPIENT,
+    CampaignAction,
+    CampaignKind,
+    CampaignRule,
+    TagAction,
+    TagRule,
+)
 
 __all__ = [
+    "CAMPAIGN_KIND_RECIPIENT",
     "RECIPIENT_CRM",
+    "CampaignAction",
+    "CampaignKind",
+    "CampaignRule",
+    "OnExisting",
+    "OnInvalid",
+    "TagAction",
+    "TagRule",
+    "ValueKind",
     "Account",
     "AccountStatus",
     "Action",

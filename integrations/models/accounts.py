@@ -45,6 +45,11 @@ class Account(models.Model):
     catalogue = models.JSONField(default=dict, blank=True)
     catalogue_refreshed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=200, blank=True, default="")
+    phone_region = models.CharField(
+        max_length=2,
+        default="US",
+        help_text="Country (ISO alpha-2) for phone numbers written without one",
+    )
     # Requests per second this account may send (the CRM's spike limit).
     rate_limit_per_second = models.PositiveIntegerField(default=10)
     created_at = models.DateTimeField(default=timezone.now)
