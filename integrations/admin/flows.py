@@ -8,6 +8,7 @@ from integrations.secrets import digest, new_api_key
 
 class StepInline(admin.TabularInline):
     model = Step
+    fk_name = "flow"
     fields = [
         "position",
         "name",
@@ -133,6 +134,10 @@ class StepAdmin(admin.ModelAdmin):
                     "on_error",
                 ]
             },
+        ),
+        (
+            "Filter (when its rules hold, the flow stops here)",
+            {"fields": ["filter_action", "route_flow", "filter_reason"]},
         ),
         (
             "Legacy (moved to tag and campaign rules)",

@@ -33,7 +33,7 @@ from integrations.models import (
 )
 
 from .claim import delivery_claim, new_lease_owner
-from .flow import flow_advance
+from .flow import flow_advance, flow_gate
 from .progress import delivery_operations
 from .retry import may_retry, next_attempt_at, retry_delay_seconds
 
@@ -78,6 +78,8 @@ def _secrets_of(delivery: Delivery) -> tuple[str, ...]:
 
 def _run(delivery: Delivery, http: CrmSession, operations: Operations) -> Verdict:
     step, lead = delivery.step, delivery.lead
+    if not flow_gate(delivery=delivery, now=timezone.now()):
+        return Verdict(DeliveryResult(Outcome.SKIP, "flow stopped before this step"))
     account = step.account
     if account is None or not step.recipient:
         return Verdict(DeliveryResult(Outcome.SKIP, "step has no recipient"))
