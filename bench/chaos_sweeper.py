@@ -1,5 +1,6 @@
-"""The outbox sweep every 2 s, as the beat would run it, for the chaos run. A broker
-that is down (the run restarts its Redis) is logged and tried again next round."""
+"""The outbox sweep every CHAOS_SWEEP_SECONDS (default 5 s), as the beat runs it, for
+the chaos run. A broker that is down (the run restarts its Redis) is logged and tried
+again next round."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def main() -> None:
         except Exception as exc:  # noqa: BLE001 - the run restarts Redis on purpose
             print(f"sweep failed: {exc.__class__.__name__}", flush=True)
             close_old_connections()
-        time.sleep(2)
+        time.sleep(float(os.environ.get("CHAOS_SWEEP_SECONDS", "5")))
 
 
 if __name__ == "__main__":
