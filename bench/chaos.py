@@ -167,6 +167,7 @@ def chaos_env(database_url: str, broker_url: str, base_url: str) -> dict[str, st
         "CRM_READ_TIMEOUT": str(CLIENT_TIMEOUT),
         # A killed worker's lease runs out soon; a live one finishes well within it.
         "DELIVERY_LEASE_SECONDS": "12",
+        "CHAOS_SWEEP_SECONDS": "15",  # as often as the beat sweeps
     }
 
 
