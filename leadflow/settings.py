@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "reversion",  # versions of a step's configuration (integrations/studio/versions.py)
     "integrations",
 ]
 
@@ -62,6 +63,7 @@ if SANDBOX_ENABLED:
     INSTALLED_APPS += ["integrations.sandbox.keap", "integrations.sandbox.highlevel"]
 
 MIDDLEWARE = [
+    "integrations.intake.errors.ApiErrorsMiddleware",  # outermost: every API error is JSON
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -229,6 +231,10 @@ CRM_READ_TIMEOUT = env.float("CRM_READ_TIMEOUT", default=20.0)
 # --- Intake -------------------------------------------------------------------------------
 INTAKE_MAX_BODY_BYTES = env.int("INTAKE_MAX_BODY_BYTES", default=64 * 1024)
 INTAKE_MAX_FIELD_CHARS = env.int("INTAKE_MAX_FIELD_CHARS", default=10_000)
+# Checked on the body's text before it is decoded, so no input can exhaust the stack.
+INTAKE_MAX_DEPTH = env.int("INTAKE_MAX_DEPTH", default=16)
+INTAKE_MAX_VALUES = env.int("INTAKE_MAX_VALUES", default=5_000)
+INTAKE_MAX_FIELDS = env.int("INTAKE_MAX_FIELDS", default=500)
 INTAKE_MAX_WAIT_SECONDS = 30
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(INTAKE_MAX_BODY_BYTES, 2_621_440)
 

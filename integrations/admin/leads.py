@@ -1,6 +1,7 @@
 import json
 
 from django.contrib import admin
+from django.urls import reverse
 from django.utils.html import format_html
 
 from integrations.models import Attempt, Delivery, Lead
@@ -150,6 +151,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
     fields = [
         "lead",
         "step",
+        "step_version",
         "status",
         "outcome",
         "reason",
@@ -165,8 +167,31 @@ class DeliveryAdmin(ReadOnlyAdmin):
     readonly_fields = fields
     inlines = [AttemptInline]
 
+    @admin.display(description="Step version")
+    def step_version(self, obj):
+        """The configuration this delivery was mapped with, linked to its history entry."""
+        revision = obj.step_revision
+        if revision is None:
+            return "-"
+        url = reverse(
+            "admin:integrations_step_revision", args=[obj.step_id, _version_id(obj, revision)]
+        )
+        who = revision.user.get_username() if revision.user else "-"
+        return format_html(
+            '<a href="{}">{}</a> by {}: {}',
+            url,
+            f"{revision.date_created:%Y-%m-%d %H:%M}",
+            who,
+            revision.get_comment() or "-",
+        )
+
     @admin.display(description="Lead", ordering="lead")
     def lead_link(self, obj):
         return format_html(
             '<a href="../lead/{}/change/">{}</a>', obj.lead_id, obj.lead.email or obj.lead_id
         )
+
+
+def _version_id(delivery, revision) -> int:
+    version = revision.version_set.filter(object_id=str(delivery.step_id)).first()
+    return version.pk if version else 0

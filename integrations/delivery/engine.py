@@ -18,11 +18,11 @@ from django.utils import timezone
 
 from integrations.accounts.credentials import account_credentials
 from integrations.accounts.tokens import TokenRefreshRejected, account_call_with_refresh
-from integrations.crm.base import CrmError, DeliveryResult, StepPlan
+from integrations.crm.base import CrmError, DeliveryResult
 from integrations.crm.http import CallRecord, CrmSession
 from integrations.crm.operations import Operations
 from integrations.crm.registry import recipient_for
-from integrations.mapping.standard_fields import MappingSkip, contact_from_lead
+from integrations.mapping.selectors import delivery_map
 from integrations.models import (
     Account,
     AccountStatus,
@@ -31,6 +31,7 @@ from integrations.models import (
     DeliveryStatus,
     Outcome,
 )
+from integrations.studio.versions import step_version_record
 
 from .claim import delivery_claim, new_lease_owner
 from .flow import flow_advance, flow_gate
@@ -77,7 +78,7 @@ def _secrets_of(delivery: Delivery) -> tuple[str, ...]:
 
 
 def _run(delivery: Delivery, http: CrmSession, operations: Operations) -> Verdict:
-    step, lead = delivery.step, delivery.lead
+    step = delivery.step
     if not flow_gate(delivery=delivery, now=timezone.now()):
         return Verdict(DeliveryResult(Outcome.SKIP, "flow stopped before this step"))
     account = step.account
@@ -85,19 +86,14 @@ def _run(delivery: Delivery, http: CrmSession, operations: Operations) -> Verdic
         return Verdict(DeliveryResult(Outcome.SKIP, "step has no recipient"))
     if account.status == AccountStatus.NEEDS_RECONNECT or not account.is_usable:
         return Verdict(hold=True, reason="account needs reconnect")
-    mappings = [(m.source, m.target) for m in step.mappings.all()]
-    try:
-        contact = contact_from_lead(lead.fields, mappings)
-    except MappingSkip as skip:
-        return Verdict(DeliveryResult(Outcome.SKIP, skip.reason))
-    plan = StepPlan(
-        action=step.action,
-        duplicate_match=step.duplicate_match,
-        address_type=step.address_type,
-        tag_ids=tuple(step.tag_ids or ()),
-        sequences=tuple(step.sequences or ()),
-        options=dict(step.options or {}),
-    )
+    mapped = delivery_map(delivery=delivery)
+    if mapped.contact is None or mapped.plan is None:
+        return Verdict(DeliveryResult(Outcome.SKIP, mapped.skip_reason))
+    contact = mapped.contact
+    # Whether a call may already have reached the CRM is known per operation
+    # (`operations`), so the plan's blanket flag stays off.
+    plan = mapped.plan
+    step_version_record(delivery=delivery)  # which configuration produced this delivery
     recipient = recipient_for(step.recipient)
 
     def send(current: Account) -> DeliveryResult:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from integrations.crm.registry import crm_choices
 from integrations.secrets import EncryptedTextField
 
-
-class CrmKind(models.TextChoices):
-    KEAP = "keap", "Keap (Infusionsoft)"
-    HIGHLEVEL = "highlevel", "HighLevel (LeadConnector)"
+# One member per CRM in the registry (KEAP = "keap", ...): a fourth CRM adds its
+# choice by its registry entry alone.
+CrmKind = models.TextChoices(  # type: ignore[misc]
+    "CrmKind", [(kind.upper(), (kind, label)) for kind, label in crm_choices()]
+)
 
 
 class AuthType(models.TextChoices):

@@ -49,6 +49,17 @@ class Delivery(models.Model):
     progress = models.JSONField(default=dict, db_default={}, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The version of the step's configuration the lead was mapped with (django-reversion;
+    # set by the engine, see integrations.studio.versions).
+    step_revision = models.ForeignKey(
+        "reversion.Revision",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        verbose_name="step version",
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -6,7 +6,10 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from integrations.crm.registry import RECIPIENT_CRMS, recipient_choices
+from integrations.mapping.checks import mapping_problems
 from integrations.mapping.rules import RuleError, ruleset_from_data
+from integrations.mapping.step_config import STANDARD_FIELDS
 
 from .accounts import Account, CrmKind
 
@@ -70,17 +73,13 @@ class StepKind(models.TextChoices):
     FILTER = "filter", "Filter"
 
 
-class Recipient(models.TextChoices):
-    KEAP_REST = "keap_rest", "Keap REST v1"
-    KEAP_XMLRPC = "keap_xmlrpc", "Keap XML-RPC ContactService"
-    HIGHLEVEL = "highlevel", "HighLevel contacts"
+# One member per recipient in the registry (KEAP_REST = "keap_rest", ...).
+Recipient = models.TextChoices(  # type: ignore[misc]
+    "Recipient", [(kind.upper(), (kind, label)) for kind, label in recipient_choices()]
+)
 
-
-RECIPIENT_CRM = {
-    Recipient.KEAP_REST: CrmKind.KEAP,
-    Recipient.KEAP_XMLRPC: CrmKind.KEAP,
-    Recipient.HIGHLEVEL: CrmKind.HIGHLEVEL,
-}
+# recipient kind -> the CrmKind of the accounts it can use
+RECIPIENT_CRM = {Recipient(kind): CrmKind(crm) for kind, crm in RECIPIENT_CRMS.items()}
 
 
 class Action(models.TextChoices):
@@ -186,8 +185,6 @@ class Step(models.Model):
         return f"{self.flow} › {self.name}"
 
     def clean(self) -> None:
-        from integrations.mapping.standard_fields import STANDARD_FIELDS
-
         check_rules_field(self.rules)
         unknown = [name for name in self.standard_fields_off or [] if name not in STANDARD_FIELDS]
         if not isinstance(self.standard_fields_off, list) or unknown:
@@ -270,7 +267,17 @@ class FieldMapping(models.Model):
         return f"{self.source} → {self.target}"
 
     def clean(self) -> None:
-        check_rules_field(self.rules)
+        step = getattr(self, "step", None)
+        account = getattr(step, "account", None) if step is not None else None
+        problems = mapping_problems(
+            kind=self.value_kind,
+            source=self.source,
+            target=self.target,
+            rules=self.rules,
+            catalogue=account.catalogue if account is not None else None,
+        )
+        if problems:
+            raise ValidationError(problems)
 
 
 def check_rules_field(data: object) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from integrations.crm.registry import RECIPIENTS
+
 from .flows import Recipient, Step, check_rules_field
 
 
@@ -38,8 +40,9 @@ class TagRule(models.Model):
     def clean(self) -> None:
         check_rules_field(self.rules)
         recipient = getattr(getattr(self, "step", None), "recipient", "")
-        if self.action == TagAction.REMOVE and recipient != Recipient.KEAP_XMLRPC:
-            raise ValidationError({"action": "Only the Keap XML-RPC recipient removes tags."})
+        if recipient and self.action not in list_actions(recipient, "tag"):
+            label = Recipient(recipient).label
+            raise ValidationError({"action": f"{label} cannot {self.action} tags."})
 
 
 class CampaignKind(models.TextChoices):
@@ -50,14 +53,20 @@ class CampaignKind(models.TextChoices):
     HIGHLEVEL_CAMPAIGN = "highlevel_campaign", "HighLevel campaign"
 
 
-# Which recipient runs each kind.
+# Which recipient runs each kind (its spec's `lists`, in integrations.crm).
 CAMPAIGN_KIND_RECIPIENT = {
-    CampaignKind.KEAP_SEQUENCE: Recipient.KEAP_REST,
-    CampaignKind.FOLLOWUP_SEQUENCE: Recipient.KEAP_XMLRPC,
-    CampaignKind.ACTION_SET: Recipient.KEAP_XMLRPC,
-    CampaignKind.HIGHLEVEL_WORKFLOW: Recipient.HIGHLEVEL,
-    CampaignKind.HIGHLEVEL_CAMPAIGN: Recipient.HIGHLEVEL,
+    CampaignKind(lst.kind): Recipient(recipient.kind)
+    for recipient in RECIPIENTS.values()
+    for lst in recipient.lists
+    if lst.kind != "tag"
 }
+
+
+def list_actions(recipient: str, kind: str) -> tuple[str, ...]:
+    """What `recipient` can do with a tag ("tag") or a campaign rule kind."""
+    spec = RECIPIENTS.get(recipient)
+    found = [lst.actions for lst in spec.lists if lst.kind == kind] if spec else []
+    return found[0] if found else ()
 
 
 class CampaignAction(models.TextChoices):
@@ -104,7 +113,7 @@ class CampaignRule(models.Model):
             errors["kind"] = f"{self.get_kind_display()} needs the {needed.label} recipient."
         if self.kind == CampaignKind.KEAP_SEQUENCE and not self.sequence_id:
             errors["sequence_id"] = "A Keap campaign sequence needs its sequence id."
-        if self.action != CampaignAction.START and self.kind != CampaignKind.FOLLOWUP_SEQUENCE:
-            errors["action"] = "Only follow-up sequences can be paused, resumed or removed."
+        if recipient and self.kind and self.action not in list_actions(recipient, self.kind):
+            errors["action"] = f"A {self.get_kind_display()} cannot be told to {self.action}."
         if errors:
             raise ValidationError(errors)

@@ -22,7 +22,10 @@ from tests.factories import accept_lead, flow_with_step, highlevel_account
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LEAD = {"first_name": "Ann", "last_name": "Lee", "email": "ann@example.com", "comments": "Hi"}
-DEMO_KEAP_REST = {"tag_ids": [100, 101], "sequences": [{"campaign_id": 45, "sequence_id": 1}]}
+DEMO_KEAP_REST = {
+    "tags": [100, 101],
+    "campaigns": [{"kind": "keap_sequence", "item_id": "45", "sequence_id": "1"}],
+}
 
 
 class Sandbox:
@@ -105,7 +108,7 @@ def test_the_demo_keap_rest_lead_costs_one_call_per_operation_and_no_lookup(keap
 
 
 def test_a_follow_up_that_fails_keeps_the_contact_and_names_the_part(keap):
-    flow, _, _ = flow_with_step(tag_ids=[100, 99999])
+    flow, _, _ = flow_with_step(tags=[100, 99999])
     delivery = attempt_until_done(new_delivery(flow))
     [contact] = keap.contacts("ann@example.com")
     assert (delivery.outcome, delivery.reason) == ("failure", "tags: tag id not found")
@@ -123,7 +126,7 @@ def test_a_note_that_is_not_found_is_named_and_the_contact_kept(keap):
 
 def test_exhausted_retries_keep_the_contact_and_the_part_that_failed(keap, settings):
     settings.DELIVERY_MAX_ATTEMPTS = 2
-    flow, _, _ = flow_with_step(tag_ids=[100])
+    flow, _, _ = flow_with_step(tags=[100])
     keap.fault(status=503, path="tags", count=5)
     delivery = attempt_until_done(new_delivery(flow))
     assert (delivery.outcome, delivery.reason) == ("error", "tags: CRM server error (503)")
@@ -160,7 +163,7 @@ def test_a_plain_create_pays_for_no_lookup_when_nothing_may_have_been_sent(keap)
 
 def test_an_xmlrpc_add_answered_by_a_timeout_is_adopted_on_retry(keap, settings):
     settings.CRM_READ_TIMEOUT = 0.5
-    flow, _, _ = flow_with_step(recipient="keap_xmlrpc", action="create", tag_ids=[100])
+    flow, _, _ = flow_with_step(recipient="keap_xmlrpc", action="create", tags=[100])
     keap.fault(created=True, latency_ms=1500, path="ContactService.add")
     delivery = attempt_until_done(new_delivery(flow))
     [contact] = keap.contacts("ann@example.com")
@@ -168,7 +171,7 @@ def test_an_xmlrpc_add_answered_by_a_timeout_is_adopted_on_retry(keap, settings)
 
 
 def test_an_xmlrpc_retry_saves_the_contact_once_and_resumes_at_the_tags(keap):
-    flow, _, _ = flow_with_step(recipient="keap_xmlrpc", tag_ids=[100, 101])
+    flow, _, _ = flow_with_step(recipient="keap_xmlrpc", tags=[100, 101])
     keap.fault(status=503, path="addToGroup")
     first = attempt_until_done(new_delivery(flow), tries=1)
     assert first.status == DeliveryStatus.PENDING and first.reason == "tags: CRM server error"
@@ -192,7 +195,7 @@ def xmlrpc_calls(keap: Sandbox) -> dict[str, int]:
 def test_a_highlevel_create_that_still_made_the_contact_is_adopted(highlevel, settings, fault):
     settings.CRM_READ_TIMEOUT = 0.5
     flow, _, _ = flow_with_step(
-        account=highlevel_account(), recipient="highlevel", action="create", tag_ids=["vip"]
+        account=highlevel_account(), recipient="highlevel", action="create", tags=["vip"]
     )
     highlevel.fault(created=True, path="contacts", method="POST", **fault)
     delivery = attempt_until_done(new_delivery(flow))

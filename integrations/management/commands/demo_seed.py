@@ -25,7 +25,7 @@ DEMO_USER = "admin"
 DEMO_PASSWORD = "leadflow-demo"
 DEMO_KEY_FALLBACK = "lf_demo_key_change_me_0123456789abcdef"
 
-# (flow name, recipient, CRM, tags, sequences, options)
+# (flow name, recipient, CRM, tags, sequences, options, (source, target) mappings)
 DEMO_FLOWS = [
     (
         "Web leads → Keap REST",
@@ -34,6 +34,7 @@ DEMO_FLOWS = [
         [100, 101],
         [{"campaign_id": 45, "sequence_id": 1}],
         {},
+        [("lead_score", "custom:7")],
     ),
     (
         "Web leads → Keap XML-RPC",
@@ -42,6 +43,7 @@ DEMO_FLOWS = [
         [100],
         [{"campaign_id": 200}],
         {},
+        [],
     ),
     (
         "Web leads → HighLevel",
@@ -50,6 +52,7 @@ DEMO_FLOWS = [
         ["new-lead", "website"],
         [],
         {},
+        [],
     ),
 ]
 
@@ -62,7 +65,7 @@ class Command(BaseCommand):
         accounts = self._accounts()
         key = settings.DEMO_API_KEY or DEMO_KEY_FALLBACK
         lines = []
-        for name, recipient, crm, tags, sequences, opts in DEMO_FLOWS:
+        for name, recipient, crm, tags, sequences, opts, mappings in DEMO_FLOWS:
             if recipient not in RECIPIENTS:
                 continue  # that CRM client is not installed in this build
             flow, _ = Flow.objects.get_or_create(name=name)
@@ -78,8 +81,9 @@ class Command(BaseCommand):
                     "options": opts,
                 },
             )
-            if not step.mappings.exists() and recipient == Recipient.KEAP_REST:
-                FieldMapping.objects.create(step=step, source="lead_score", target="custom:7")
+            if not step.mappings.exists():
+                for source, target in mappings:
+                    FieldMapping.objects.create(step=step, source=source, target=target)
             self._source(flow, key)
             lines.append(f"  {flow.name}: {settings.PUBLIC_BASE_URL}{flow.intake_path}")
         self.stdout.write(

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0003_mapping_studio_data'),
+        ('integrations', '0004_delivery_step_revision'),
     ]
 
     operations = [
