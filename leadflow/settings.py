@@ -187,7 +187,13 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": env.float("BROKER_POLLING_INTERVAL", default=0.05),
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # Socket timeouts bound every publish: a broker that hangs (not just one that is
+    # down) can delay a wake-up by seconds, never stall intake or a worker for good.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        "socket_timeout": 5,
+        "socket_connect_timeout": 2,
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

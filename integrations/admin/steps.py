@@ -122,7 +122,8 @@ class StepAdmin(VersionAdmin):
                     ]
                 },
             ),
-            ("Step criteria", {"fields": ["rules"]}),
+            ("Step criteria (a filter: when these hold, the flow stops)", {"fields": ["rules"]}),
+            ("Filter", {"fields": ["filter_action", "route_flow", "filter_reason"]}),
         ]
         if obj is not None and obj.account_id:
             fieldsets.append(("Standard fields", {"fields": ["standard_fields_on"]}))
