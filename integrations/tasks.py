@@ -49,3 +49,29 @@ def refresh_expiring_tokens() -> int:
     and release deliveries still held for accounts that work again."""
     accounts_release_held()
     return accounts_refresh_expiring()
+
+
+@shared_task(name="integrations.tasks.replay_tick", ignore_result=True)
+def replay_tick(replay_id: int) -> None:
+    """One tick of a replay; schedules the next while the replay is active."""
+    from django.conf import settings
+
+    from integrations.replay.tick import replay_tick as tick
+
+    if tick(replay_id=replay_id).active:
+        replay_tick.apply_async((replay_id,), countdown=settings.REPLAY_TICK_SECONDS)
+
+
+@shared_task(name="integrations.tasks.resume_replays", ignore_result=True)
+def resume_replays() -> int:
+    from integrations.replay.tick import replays_resume
+
+    return replays_resume()
+
+
+@shared_task(name="integrations.tasks.purge_expired_data", ignore_result=True)
+def purge_expired_data() -> int:
+    """Retention: lead payloads, fields and attempt bodies older than RETENTION_DAYS."""
+    from integrations.retention.purge import retention_purge
+
+    return retention_purge(dry_run=False).total

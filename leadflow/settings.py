@@ -208,6 +208,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.tasks.refresh_expiring_tokens",
         "schedule": timedelta(minutes=10),
     },
+    # A replay's ticks chain themselves; this restarts a chain a dead worker broke.
+    "resume-replays": {"task": "integrations.tasks.resume_replays", "schedule": 60.0},
+    # Retention: payloads, fields and attempt bodies older than RETENTION_DAYS.
+    "purge-expired-data": {
+        "task": "integrations.tasks.purge_expired_data",
+        "schedule": timedelta(hours=6),
+    },
 }
 
 # --- Delivery engine --------------------------------------------------------------------
@@ -217,6 +224,17 @@ DELIVERY_BACKOFF_MAX_SECONDS = env.float("DELIVERY_BACKOFF_MAX_SECONDS", default
 DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=120)
 # Deliveries committed within this window in one process share one wake-up message.
 DELIVERY_WAKEUP_WINDOW_SECONDS = env.float("DELIVERY_WAKEUP_WINDOW_SECONDS", default=0.02)
+# Replays release deliveries every tick at this share of the account's rate (the rest
+# is headroom for live leads); see integrations/replay/pacing.py.
+REPLAY_RATE_SHARE = env.float("REPLAY_RATE_SHARE", default=0.8)
+REPLAY_TICK_SECONDS = env.float("REPLAY_TICK_SECONDS", default=0.25)
+REPLAY_UNPACED_PER_SECOND = 20  # steps without an account: skipped at once, no CRM call
+
+# --- Retention ----------------------------------------------------------------------------
+# Lead payloads, normalised fields and attempt bodies are purged after this many days;
+# outcomes, reasons, contact ids and the health counters stay.
+RETENTION_DAYS = env.int("RETENTION_DAYS", default=90)
+RETENTION_BATCH = env.int("RETENTION_BATCH", default=1000)
 CRM_CONNECT_TIMEOUT = env.float("CRM_CONNECT_TIMEOUT", default=5.0)
 CRM_READ_TIMEOUT = env.float("CRM_READ_TIMEOUT", default=20.0)
 

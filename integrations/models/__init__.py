@@ -1,4 +1,5 @@
 from .accounts import Account, AccountStatus, AuthType, CrmKind
+from .audit import AuditAction, AuditEntry
 from .deliveries import Attempt, Delivery, DeliveryStatus, Outcome
 from .flows import (
     RECIPIENT_CRM,
@@ -13,6 +14,7 @@ from .flows import (
     StepKind,
 )
 from .leads import Lead, LeadStatus, time_ordered_uuid
+from .replay import ItemState, LeadRevision, Replay, ReplayItem, ReplayKind, ReplayState
 
 __all__ = [
     "RECIPIENT_CRM",
@@ -20,18 +22,26 @@ __all__ = [
     "AccountStatus",
     "Action",
     "Attempt",
+    "AuditAction",
+    "AuditEntry",
     "AuthType",
     "CrmKind",
     "Delivery",
     "DeliveryStatus",
     "DuplicateMatch",
     "FieldMapping",
+    "ItemState",
     "Flow",
     "Lead",
+    "LeadRevision",
     "LeadStatus",
     "OnError",
     "Outcome",
     "Recipient",
+    "Replay",
+    "ReplayItem",
+    "ReplayKind",
+    "ReplayState",
     "Source",
     "Step",
     "StepKind",
