@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.db import transaction
@@ -33,7 +34,7 @@ from integrations.models import (
     StepKind,
 )
 
-from .pacing import Bucket, bucket_refill, release_allowance, replay_rate
+from .pacing import Pacing, account_rate, pacing_refill, release_allowance
 
 log = logging.getLogger(__name__)
 HARVEST_BATCH = 2_000
@@ -104,15 +105,18 @@ def _release(replay: Replay) -> int:
     released = 0
     for key in list(replay.pacing):
         account_id = int(key) if key != "none" else None
-        rate = replay_rate(account=accounts.get(account_id) if account_id else None)
-        state = replay.pacing[key]
-        bucket = bucket_refill(
-            bucket=Bucket(state["tokens"], state["at"]) if state else None, rate=rate, now=clock
+        limit = account_rate(account=accounts.get(account_id) if account_id else None)
+        pacing = pacing_refill(
+            pacing=Pacing.load(replay.pacing[key]),
+            rate=limit * settings.REPLAY_RATE_SHARE,
+            now=clock,
         )
-        allowance = release_allowance(bucket=bucket, account_id=account_id, rate=rate, now=now)
+        allowance = release_allowance(
+            pacing=pacing, account_id=account_id, account_rate=limit, now=now
+        )
         taken = _release_items(replay, account_id=account_id, limit=allowance, now=now)
         released += taken
-        replay.pacing[key] = {"tokens": bucket.tokens - taken, "at": bucket.at}
+        replay.pacing[key] = replace(pacing, tokens=pacing.tokens - taken * pacing.cost).dump()
     return released
 
 
@@ -210,11 +214,33 @@ def _harvest(replay: Replay) -> int:
         item.finished_at = d.finished_at
         outcomes[d.outcome] = outcomes.get(d.outcome, 0) + 1
     ReplayItem.objects.bulk_update(rows, ["state", "outcome", "reason", "finished_at"])
+    _observe_calls(replay, rows)
     replay.finished += len(rows)
     replay.outcomes = outcomes
     if replay.state == ReplayState.RUNNING:
         _follow_the_flow(replay, rows)
     return len(rows)
+
+
+def _observe_calls(replay: Replay, items: list[ReplayItem]) -> None:
+    """Count the CRM calls each finished run made, per account, so pacing learns the
+    calls per delivery of this replay's steps."""
+    floors = {i.delivery_id: i.attempt_floor or 0 for i in items}
+    calls = Counter(
+        delivery_id
+        for delivery_id, pk in Attempt.objects.filter(
+            delivery_id__in=floors, pk__gt=min(floors.values())
+        ).values_list("delivery_id", "pk")
+        if pk > floors[delivery_id]
+    )
+    for item in items:
+        key = str(item.account_id) if item.account_id else "none"
+        pacing = Pacing.load(replay.pacing.get(key))
+        replay.pacing[key] = replace(
+            pacing,
+            calls=pacing.calls + calls[item.delivery_id],
+            deliveries=pacing.deliveries + 1,
+        ).dump()
 
 
 def _follow_the_flow(replay: Replay, items: list[ReplayItem]) -> None:
