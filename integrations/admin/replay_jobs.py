@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html_join
 
-from integrations.models import Replay
+from integrations.models import Replay, ReplayItem
 from integrations.replay.services import replay_cancel
 
 from .replay import can_replay
@@ -79,7 +79,12 @@ class ReplayAdmin(admin.ModelAdmin):
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra = {"can_replay": can_replay(request)}
+        extra = {
+            "can_replay": can_replay(request),
+            "items": ReplayItem.objects.filter(replay_id=object_id)
+            .select_related("delivery__step__flow")
+            .order_by("pk")[:20],
+        }
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
     def cancel_view(self, request: HttpRequest, replay_id: int) -> HttpResponse:

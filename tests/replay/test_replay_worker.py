@@ -4,8 +4,6 @@ The failed deliveries are history written by the factory (a failure, with the at
 that said so); the replay itself goes through the outbox, the worker and the sandbox.
 """
 
-import json
-
 import pytest
 import requests
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 
 from integrations.crm.registry import RECIPIENTS
 from integrations.intake.keys import source_create
+from integrations.management.demo_roles import demo_role_users
 from integrations.models import (
     Account,
     AccountStatus,
@@ -59,6 +60,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         self._user()
+        role_users = demo_role_users()
         accounts = self._accounts()
         key = settings.DEMO_API_KEY or DEMO_KEY_FALLBACK
         lines = []
@@ -91,6 +93,9 @@ class Command(BaseCommand):
             f"Example:\n  curl -s -H 'X-Api-Key: {key}' -H 'Content-Type: application/json' "
             '-d \'{"first_name":"Ann","last_name":"Lee","email":"ann@example.com"}\' '
             f"{settings.PUBLIC_BASE_URL}{Flow.objects.order_by('pk').first().intake_path}?wait=10\n"
+        )
+        self.stdout.write(
+            "Staff roles (each sees only its part of the admin):\n" + "\n".join(role_users)
         )
         self.stdout.write(f"Demo ready: {len(lines)} flows.")
 
