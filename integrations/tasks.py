@@ -51,15 +51,16 @@ def refresh_expiring_tokens() -> int:
     return accounts_refresh_expiring()
 
 
-@shared_task(name="integrations.tasks.replay_tick", ignore_result=True)
-def replay_tick(replay_id: int) -> None:
-    """One tick of a replay; schedules the next while the replay is active."""
+@shared_task(name="integrations.tasks.replay_drive", ignore_result=True)
+def replay_drive(replay_id: int) -> None:
+    """Tick a replay for up to REPLAY_DRIVE_SECONDS, then hand over to a fresh task
+    (so a long replay never pins one worker process, and a cancel is seen quickly)."""
     from django.conf import settings
 
-    from integrations.replay.tick import replay_tick as tick
+    from integrations.replay.tick import replay_drive as drive
 
-    if tick(replay_id=replay_id).active:
-        replay_tick.apply_async((replay_id,), countdown=settings.REPLAY_TICK_SECONDS)
+    if drive(replay_id=replay_id, seconds=settings.REPLAY_DRIVE_SECONDS):
+        replay_drive.delay(replay_id)
 
 
 @shared_task(name="integrations.tasks.resume_replays", ignore_result=True)

@@ -208,7 +208,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.tasks.refresh_expiring_tokens",
         "schedule": timedelta(minutes=10),
     },
-    # A replay's ticks chain themselves; this restarts a chain a dead worker broke.
+    # A replay is driven by a task that hands over to the next; this restarts one a
+    # dead worker dropped.
     "resume-replays": {"task": "integrations.tasks.resume_replays", "schedule": 60.0},
     # Retention: payloads, fields and attempt bodies older than RETENTION_DAYS.
     "purge-expired-data": {
@@ -228,6 +229,8 @@ DELIVERY_WAKEUP_WINDOW_SECONDS = env.float("DELIVERY_WAKEUP_WINDOW_SECONDS", def
 # is headroom for live leads); see integrations/replay/pacing.py.
 REPLAY_RATE_SHARE = env.float("REPLAY_RATE_SHARE", default=0.8)
 REPLAY_TICK_SECONDS = env.float("REPLAY_TICK_SECONDS", default=0.25)
+# One task ticks a replay for this long, then hands over to a fresh one.
+REPLAY_DRIVE_SECONDS = env.float("REPLAY_DRIVE_SECONDS", default=30.0)
 REPLAY_UNPACED_PER_SECOND = 20  # steps without an account: skipped at once, no CRM call
 
 # --- Retention ----------------------------------------------------------------------------

@@ -52,7 +52,7 @@ def replay_kick(*, replay_id: int, now: bool = False) -> None:
     from integrations import tasks
 
     countdown = 0 if now else settings.REPLAY_TICK_SECONDS
-    transaction.on_commit(lambda: tasks.replay_tick.apply_async((replay_id,), countdown=countdown))
+    transaction.on_commit(lambda: tasks.replay_drive.apply_async((replay_id,), countdown=countdown))
 
 
 def replay_tick(*, replay_id: int) -> TickResult:
@@ -79,9 +79,27 @@ def replay_tick(*, replay_id: int) -> TickResult:
         return TickResult(released, harvested, replay.is_active)
 
 
+def replay_drive(*, replay_id: int, seconds: float) -> bool:
+    """Tick every REPLAY_TICK_SECONDS for up to `seconds`. Returns True when the replay
+    is still active (the caller schedules another drive).
+
+    The ticks run in this one task rather than as a chain of short countdown tasks: a
+    countdown task waits behind every message queued before it, so when deliveries
+    are queued the ticks would come late and the replay would fall far below its rate.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        began = time.monotonic()
+        if not replay_tick(replay_id=replay_id).active:
+            return False
+        if began + settings.REPLAY_TICK_SECONDS >= deadline:
+            return True
+        time.sleep(max(0.0, settings.REPLAY_TICK_SECONDS - (time.monotonic() - began)))
+
+
 def replays_resume() -> int:
     """Kick active replays whose tick chain stopped (a worker died between ticks)."""
-    stale = timezone.now() - timezone.timedelta(seconds=30)
+    stale = timezone.now() - timezone.timedelta(seconds=3 * settings.REPLAY_DRIVE_SECONDS)
     ids = list(
         Replay.objects.filter(
             state__in=[ReplayState.RUNNING, ReplayState.CANCELLING],
