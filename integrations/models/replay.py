@@ -106,20 +106,23 @@ class ReplayItem(models.Model):
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     account_id = models.BigIntegerField(null=True, blank=True)  # pacing key, denormalised
-    state = models.CharField(max_length=10, choices=ItemState.choices, default=ItemState.QUEUED)
-    note = models.CharField(max_length=200, blank=True, default="")
+    # Database defaults too: a replay's items are written by one INSERT ... SELECT.
+    state = models.CharField(
+        max_length=10, choices=ItemState.choices, default=ItemState.QUEUED, db_default="queued"
+    )
+    note = models.CharField(max_length=200, blank=True, default="", db_default="")
     # The run this replay replaced: kept, never overwritten.
-    previous_outcome = models.CharField(max_length=10, blank=True, default="")
-    previous_reason = models.CharField(max_length=200, blank=True, default="")
-    previous_contact_id = models.CharField(max_length=64, blank=True, default="")
-    previous_attempt_count = models.PositiveIntegerField(default=0)
+    previous_outcome = models.CharField(max_length=10, blank=True, default="", db_default="")
+    previous_reason = models.CharField(max_length=200, blank=True, default="", db_default="")
+    previous_contact_id = models.CharField(max_length=64, blank=True, default="", db_default="")
+    previous_attempt_count = models.PositiveIntegerField(default=0, db_default=0)
     previous_finished_at = models.DateTimeField(null=True, blank=True)
     # Attempts of this delivery with a larger id belong to the new run.
     attempt_floor = models.BigIntegerField(null=True, blank=True)
     released_at = models.DateTimeField(null=True, blank=True)
     # The new run.
-    outcome = models.CharField(max_length=10, blank=True, default="")
-    reason = models.CharField(max_length=200, blank=True, default="")
+    outcome = models.CharField(max_length=10, blank=True, default="", db_default="")
+    reason = models.CharField(max_length=200, blank=True, default="", db_default="")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

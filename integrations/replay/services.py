@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
-from django.db.models import F, Max, QuerySet
+from django.db import connection, transaction
+from django.db.models import F, Max, QuerySet, Value, Window
+from django.db.models.functions import RowNumber
 
 from integrations.audit.services import audit_record
 from integrations.models import (
@@ -70,7 +71,7 @@ def replay_create(*, user: Any, request: ReplayRequest) -> Replay:
             description=request.description[:500],
             include_succeeded=request.include_succeeded,
         )
-        total = _items_create(replay=replay, rows=_rows(selection))
+        total = _items_insert(replay=replay, selection=selection)
         replay.total = total
         accounts = (
             ReplayItem.objects.filter(replay=replay).values_list("account_id", flat=True).distinct()
@@ -96,31 +97,28 @@ def replay_create(*, user: Any, request: ReplayRequest) -> Replay:
     return replay
 
 
-def _rows(selection: QuerySet[Delivery]) -> Iterator[tuple[int, int | None]]:
-    """(delivery id, account id), one per lead: its earliest selected step. The later
-    steps of that lead are reached through the flow, in order (see tick.py)."""
-    previous_lead = None
-    rows = selection.order_by("lead_id", "step__position", "pk").values_list(
-        "pk", "step__account_id", "lead_id"
+def _items_insert(*, replay: Replay, selection: QuerySet[Delivery]) -> int:
+    """One item per lead: its earliest selected step (the lead's later steps are
+    reached through the flow, in order; see tick.py). Written by the database in one
+    INSERT ... SELECT, so 100,000 items cost one statement, not 100,000 round trips."""
+    first_per_lead = selection.annotate(
+        lead_rank=Window(
+            RowNumber(),
+            partition_by=[F("lead_id")],
+            order_by=[F("step__position").asc(), F("pk").asc()],
+        )
+    ).filter(lead_rank=1)
+    rows = first_per_lead.annotate(replay_ref=Value(replay.pk)).values_list(
+        "replay_ref", "pk", "step__account_id"
     )
-    for delivery_id, account_id, lead_id in rows.iterator(chunk_size=BATCH):
-        if lead_id != previous_lead:
-            previous_lead = lead_id
-            yield delivery_id, account_id
-
-
-def _items_create(*, replay: Replay, rows: Iterable[tuple[int, int | None]]) -> int:
-    total, batch = 0, []
-    for delivery_id, account_id in rows:
-        batch.append(ReplayItem(replay=replay, delivery_id=delivery_id, account_id=account_id))
-        if len(batch) >= BATCH:
-            ReplayItem.objects.bulk_create(batch)
-            total += len(batch)
-            batch = []
-    if batch:
-        ReplayItem.objects.bulk_create(batch)
-        total += len(batch)
-    return total
+    sql, params = rows.query.sql_with_params()
+    table = connection.ops.quote_name(ReplayItem._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (replay_id, delivery_id, account_id) {sql}",  # noqa: S608 - compiled by the ORM
+            params,
+        )
+        return cursor.rowcount
 
 
 def replay_cancel(*, replay_id: int, user: Any) -> int:
