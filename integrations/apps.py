@@ -11,6 +11,9 @@ class IntegrationsConfig(AppConfig):
         from integrations.audit import signals  # noqa: F401  (admin changes → audit log)
         from integrations.roles import roles_sync_after_migrate
 
+        # Register the step's configuration with django-reversion in every process.
+        from integrations.studio import versions  # noqa: F401
+
         # Sent once per app after every migrate; sender=self runs it once, after
         # django.contrib.auth (earlier in INSTALLED_APPS) has created permissions.
         post_migrate.connect(

@@ -18,7 +18,11 @@ MARKETERS = "Marketers"
 ADMINS = "Admins"
 SUPPORT = "Support"
 
-_CONFIG_MODELS = ("account", "flow", "source", "step", "fieldmapping")
+# Configuration: accounts, flows, sources, steps and what a step holds (its field
+# mappings, tag and campaign rules).
+_CONFIG_MODELS = ("account", "flow", "source", "step", "fieldmapping", "tagrule", "campaignrule")
+# A step's saved versions (django-reversion): its history page.
+_STEP_HISTORY = ["reversion.view_version", "reversion.view_revision"]
 
 
 def _crud(*models: str) -> list[str]:
@@ -34,14 +38,15 @@ def _view(*models: str) -> list[str]:
 ROLES: dict[str, list[str]] = {
     # Accounts, flows, sources, steps and mappings. No leads, deliveries or attempts:
     # those hold lead data and CRM request/response bodies.
-    MARKETERS: _crud(*_CONFIG_MODELS),
+    MARKETERS: [*_crud(*_CONFIG_MODELS), *_STEP_HISTORY],
     # Everything: configuration, history, replay, erasure, the audit log, the
     # dashboard and thresholds (helper "health"), users and groups.
-    ADMINS: ["integrations.*", "auth.*", "admin.*"],
+    ADMINS: ["integrations.*", "auth.*", "admin.*", "reversion.*"],
     # Leads, deliveries and their attempts, replays (and editing a lead's fields
     # before one); configuration read-only.
     SUPPORT: [
         *_view(*_CONFIG_MODELS),
+        *_STEP_HISTORY,
         *_view("lead", "delivery", "attempt", "leadrevision", "replay", "replayitem"),
         "integrations.replay_delivery",
     ],

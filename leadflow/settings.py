@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "reversion",  # versions of a step's configuration (integrations/studio/versions.py)
     "integrations",
 ]
 
@@ -62,6 +64,7 @@ if SANDBOX_ENABLED:
     INSTALLED_APPS += ["integrations.sandbox.keap", "integrations.sandbox.highlevel"]
 
 MIDDLEWARE = [
+    "integrations.intake.errors.ApiErrorsMiddleware",  # outermost: every API error is JSON
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -208,6 +211,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.tasks.refresh_expiring_tokens",
         "schedule": timedelta(minutes=10),
     },
+    # Health: each step's last 24 h against its thresholds (one email per crossing).
+    "check-health-alerts": {
+        "task": "integrations.tasks.check_health_alerts",
+        "schedule": timedelta(minutes=5),
+    },
+    # Health: yesterday's counters against the raw deliveries, repaired if they differ.
+    "reconcile-health-counters": {
+        "task": "integrations.tasks.reconcile_health_counters",
+        "schedule": crontab(hour=0, minute=30),
+    },
     # A replay is driven by a task that hands over to the next; this restarts one a
     # dead worker dropped.
     "resume-replays": {"task": "integrations.tasks.resume_replays", "schedule": 60.0},
@@ -217,6 +230,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(hours=6),
     },
 }
+
+# --- Health reports -----------------------------------------------------------------------
+# Alerts compare each step's last HEALTH_ALERT_WINDOW_HOURS with its thresholds, once it
+# has at least HEALTH_ALERT_MIN_DELIVERIES deliveries that reached the CRM in that window.
+HEALTH_ALERT_WINDOW_HOURS = env.int("HEALTH_ALERT_WINDOW_HOURS", default=24)
+HEALTH_ALERT_MIN_DELIVERIES = env.int("HEALTH_ALERT_MIN_DELIVERIES", default=10)
+# Alert emails go to these ("Name <email>, ..."), and to users who may see the dashboard.
+ADMINS = [
+    (name.strip(), email.strip(" >"))
+    for name, _, email in (a.rpartition("<") for a in env.list("ADMINS", default=[]))
+]
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="LeadFlow <leadflow@localhost>")
 
 # --- Delivery engine --------------------------------------------------------------------
 DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=6)
@@ -244,6 +269,10 @@ CRM_READ_TIMEOUT = env.float("CRM_READ_TIMEOUT", default=20.0)
 # --- Intake -------------------------------------------------------------------------------
 INTAKE_MAX_BODY_BYTES = env.int("INTAKE_MAX_BODY_BYTES", default=64 * 1024)
 INTAKE_MAX_FIELD_CHARS = env.int("INTAKE_MAX_FIELD_CHARS", default=10_000)
+# Checked on the body's text before it is decoded, so no input can exhaust the stack.
+INTAKE_MAX_DEPTH = env.int("INTAKE_MAX_DEPTH", default=16)
+INTAKE_MAX_VALUES = env.int("INTAKE_MAX_VALUES", default=5_000)
+INTAKE_MAX_FIELDS = env.int("INTAKE_MAX_FIELDS", default=500)
 INTAKE_MAX_WAIT_SECONDS = 30
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(INTAKE_MAX_BODY_BYTES, 2_621_440)
 

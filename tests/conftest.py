@@ -33,6 +33,14 @@ def _plain_static_files(settings):
     }
 
 
+@pytest.fixture
+def flow_key():
+    """A flow with one Keap REST step and one source: (flow, step, api key)."""
+    from tests.factories import flow_with_step
+
+    return flow_with_step()
+
+
 def sandbox_endpoints(server_url: str) -> dict[str, str]:
     """Every CRM endpoint setting, pointed at the built-in sandbox of `server_url`."""
     base = f"{server_url}/sandbox"

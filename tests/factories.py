@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 
 from integrations.intake.keys import source_create
@@ -9,11 +11,13 @@ from integrations.models import (
     Account,
     AccountStatus,
     AuthType,
+    CampaignRule,
     CrmKind,
     FieldMapping,
     Flow,
     Recipient,
     Step,
+    TagRule,
 )
 
 
@@ -30,16 +34,33 @@ def keap_account(**overrides) -> Account:
 
 
 def flow_with_step(
-    *, account: Account | None = None, recipient: str = Recipient.KEAP_REST, mappings=(), **step
+    *,
+    account: Account | None = None,
+    recipient: str = Recipient.KEAP_REST,
+    mappings=(),
+    tags=(),
+    campaigns=(),
+    **step,
 ) -> tuple[Flow, Step, str]:
-    """A flow with one recipient step and one source. Returns (flow, step, api key)."""
+    """A flow with one recipient step and one source. Returns (flow, step, api key).
+
+    `mappings`: (source, target) pairs (a source with "{{" is a template); `tags`: tag
+    ids (or, for HighLevel, names) applied always; `campaigns`: CampaignRule fields,
+    e.g. {"kind": "keap_sequence", "item_id": "45", "sequence_id": "1"}."""
     flow = Flow.objects.create(name=step.pop("flow_name", "Test flow"))
     account = account or keap_account()
     step_fields = {"name": "Deliver", "position": 1, "account": account, "recipient": recipient}
     step_fields.update(step)
     created = Step.objects.create(flow=flow, **step_fields)
-    for source, target in mappings:
-        FieldMapping.objects.create(step=created, source=source, target=target)
+    for position, (source, target) in enumerate(mappings):
+        kind = "template" if "{{" in source or "{%" in source else "field"
+        FieldMapping.objects.create(
+            step=created, value_kind=kind, source=source, target=target, position=position
+        )
+    for position, tag in enumerate(tags):
+        TagRule.objects.create(step=created, tag_id=str(tag), position=position)
+    for position, campaign in enumerate(campaigns):
+        CampaignRule.objects.create(step=created, position=position, **campaign)
     _, key = source_create(flow=flow, name="Test source")
     return flow, created, key
 
@@ -96,6 +117,103 @@ def highlevel_account(**overrides) -> Account:
     }
     fields.update(overrides)
     return Account.objects.create(**fields)
+
+
+def post_lead(client, flow, key, body, *, content_type="application/json", headers=None, query=""):
+    """POST `body` to the flow's intake as a source would: a dict or list is sent as
+    JSON, a str or bytes as it is."""
+    data = (
+        json.dumps(body)
+        if content_type == "application/json" and not isinstance(body, (str, bytes))
+        else body
+    )
+    return client.post(
+        f"/api/v1/flows/{flow.pk}/leads{query}",
+        data=data,
+        content_type=content_type,
+        headers={"X-Api-Key": key, **(headers or {})},
+    )
+
+
+def keap_catalogue(**overrides) -> dict:
+    """A Keap account's catalogue as Test connection stores it (the sandbox's ids)."""
+    catalogue = {
+        "crm": "keap",
+        "custom_fields": [
+            {"id": 7, "name": "Lead Score", "key": "LeadScore", "type": "WholeNumber"},
+            {"id": 8, "name": "UTM Campaign", "key": "UtmCampaign", "type": "Text"},
+            {
+                "id": 10,
+                "name": "Preferred Contact Date",
+                "key": "PreferredContactDate",
+                "type": "Date",
+            },
+        ],
+        "tags": [
+            {"id": 100, "name": "New Lead"},
+            {"id": 101, "name": "Website Inquiry"},
+            {"id": 103, "name": "Hot Lead"},
+        ],
+        "campaigns": [
+            {
+                "id": 45,
+                "name": "Lead Nurture",
+                "sequences": [{"id": 1, "name": "Welcome"}, {"id": 3, "name": "Follow-up Calls"}],
+            }
+        ],
+        "followup_sequences": [{"id": 200, "name": "Welcome Series"}],
+        "action_sets": [{"id": 300, "name": "Hot lead"}],
+        "contact_types": ["Lead", "Prospect", "Customer"],
+        "lead_sources": [{"id": 1, "name": "Website"}, {"id": 2, "name": "Google Ads"}],
+        "owners": [{"id": 1, "name": "Sandbox Admin"}, {"id": 2, "name": "Sam Sales"}],
+    }
+    catalogue.update(overrides)
+    return catalogue
+
+
+def finished_delivery(
+    step: Step,
+    *,
+    outcome: str,
+    reason: str = "",
+    duplicate: bool | None = None,
+    response_ms: int | None = None,
+    finished_at=None,
+    email: str = "",
+    contact_id: str = "",
+):
+    """A lead with one delivery that already has its final outcome (no CRM involved).
+    Returns the Delivery. Counters are not touched: record them as the engine would
+    with `integrations.health.counters.counters_record`."""
+    from django.utils import timezone
+
+    from integrations.models import Delivery, DeliveryStatus, Lead, LeadStatus
+
+    finished_at = finished_at or timezone.now()
+    source = step.flow.sources.first()
+    lead = Lead.objects.create(
+        flow=step.flow,
+        source=source,
+        payload={"email": email},
+        fields={"email": email},
+        email=email,
+        status=LeadStatus.DONE,
+        received_at=finished_at,
+        finished_at=finished_at,
+    )
+    return Delivery.objects.create(
+        lead=lead,
+        step=step,
+        status=DeliveryStatus.DONE,
+        outcome=outcome,
+        reason=reason,
+        duplicate=duplicate,
+        response_ms=response_ms,
+        contact_id=contact_id,
+        attempt_count=1,
+        created_at=finished_at,
+        finished_at=finished_at,
+    )
 
 
 def failed_delivery(flow: Flow, fields: dict, *, outcome: str = "failure", reason: str = ""):

@@ -3,12 +3,12 @@ first), an action on the selected deliveries, and a button replaying every failu
 and error matching the delivery list's filters. Thin: integrations.replay does it.
 
 The delivery and lead admins of integrations/admin/leads.py are extended here (and
-re-registered), so this area stays in its own module.
+re-registered), so this area stays in its own module. The filters (account, flow,
+step, reason, outcome, finished range, search) are the delivery list's own.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -19,7 +19,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from integrations.models import Delivery, Lead, LeadRevision, Outcome, ReplayItem, ReplayKind
@@ -39,38 +38,6 @@ REPLAY_PERMISSION = "integrations.replay_delivery"
 
 def can_replay(request: HttpRequest) -> bool:
     return request.user.has_perm(REPLAY_PERMISSION)
-
-
-class ReasonFilter(admin.SimpleListFilter):
-    title = "reason"
-    parameter_name = "reason"
-
-    def lookups(self, request, model_admin):
-        recent = timezone.now() - timedelta(days=30)
-        reasons = (
-            Delivery.objects.filter(outcome__in=REPLAYABLE, created_at__gte=recent)
-            .exclude(reason="")
-            .order_by("reason")
-            .values_list("reason", flat=True)
-            .distinct()[:40]
-        )
-        return [(r, r) for r in reasons]
-
-    def queryset(self, request, queryset):
-        return queryset.filter(reason=self.value()) if self.value() else queryset
-
-
-class WindowFilter(admin.SimpleListFilter):
-    title = "time window"
-    parameter_name = "within"
-    WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7)}
-
-    def lookups(self, request, model_admin):
-        return [("1h", "Last hour"), ("24h", "Last 24 hours"), ("7d", "Last 7 days")]
-
-    def queryset(self, request, queryset):
-        window = self.WINDOWS.get(self.value() or "")
-        return queryset.filter(created_at__gte=timezone.now() - window) if window else queryset
 
 
 class ReplayHistoryInline(admin.TabularInline):
@@ -140,9 +107,6 @@ class ReplayDeliveryAdmin(DeliveryAdmin):
     change_form_template = "admin/integrations/replay/delivery_change_form.html"
     change_list_template = "admin/integrations/replay/delivery_change_list.html"
     actions = ["replay_selected"]
-
-    def get_list_filter(self, request):
-        return [*super().get_list_filter(request), "step__account", ReasonFilter, WindowFilter]
 
     def get_inlines(self, request, obj):
         return [*super().get_inlines(request, obj), ReplayHistoryInline]

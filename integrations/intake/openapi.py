@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 
@@ -124,13 +125,19 @@ DOCUMENT = {
                             "application/json": {"schema": {"$ref": "#/components/schemas/Lead"}}
                         },
                     },
-                    "400": _error("Not a lead: not an object, malformed JSON, oversize field"),
+                    "400": _error(
+                        "Not a lead: not an object, malformed JSON, an oversize field, nesting"
+                        " too deep, too many values or fields, a number that is not finite,"
+                        " text with NUL or a lone surrogate, a bad Content-Length"
+                    ),
                     "401": _error("Missing or invalid API key"),
                     "404": _error("Unknown flow"),
+                    "405": _error("Method not allowed"),
                     "413": _error("Body over the limit"),
                     "415": _error("Unsupported content type"),
                     "429": _error("Source over its intake rate"),
-                    "503": _error("The lead could not be stored"),
+                    "500": _error("Internal error"),
+                    "503": _error("The database is unavailable: nothing was stored, retry"),
                 },
             }
         },
@@ -154,6 +161,9 @@ DOCUMENT = {
                     },
                     "401": _error("Missing or invalid API key"),
                     "404": _error("No such lead in this key's flow"),
+                    "405": _error("Method not allowed"),
+                    "500": _error("Internal error"),
+                    "503": _error("The database is unavailable, retry"),
                 },
             }
         },
@@ -171,6 +181,7 @@ DOCUMENT = {
 }
 
 
+@csrf_exempt
 @require_GET
 def openapi_document(request: HttpRequest) -> JsonResponse:
     return JsonResponse(DOCUMENT)

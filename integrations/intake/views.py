@@ -3,6 +3,7 @@ hand over to services, answer in JSON. Every error is a JSON body with `error`."
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
@@ -16,24 +17,36 @@ from integrations.mapping.normalise import LeadInvalid, lead_fields
 from integrations.models import Flow, Lead, LeadStatus
 
 from .auth import flow_ids_for_key, intake_target, presented_key
-from .parsing import UnsupportedMediaType, parse_body
+from .errors import error
+from .parsing import BodyLimits, UnsupportedMediaType, parse_body
 from .ratelimit import source_over_limit
 from .selectors import lead_document
 from .services import lead_accept
 
 MAX_IDEMPOTENCY_KEY = 200
+# Ids are bigint primary keys: a larger number names no flow, and is never sent to SQL.
+MAX_ID = 2**63 - 1
+_DIGITS = re.compile(r"[0-9]+")
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]+")
 
 
-def error(status: int, code: str, message: str, **extra) -> JsonResponse:
-    return JsonResponse({"error": code, "message": message, **extra}, status=status)
-
-
+# The API is authenticated by keys in headers, never by cookies: CSRF does not apply,
+# and a wrong method is a 405 (made JSON by ApiErrorsMiddleware) rather than a 403.
 @csrf_exempt
 @require_POST
 def lead_create(request: HttpRequest, flow_id: int) -> JsonResponse:
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
-    if length > settings.INTAKE_MAX_BODY_BYTES:
+    raw_length = request.META.get("CONTENT_LENGTH") or "0"
+    if not _DIGITS.fullmatch(raw_length):
+        return error(
+            400,
+            "invalid",
+            "Content-Length must be a number of bytes.",
+            fields={"Content-Length": ["A whole number of bytes."]},
+        )
+    if int(raw_length) > settings.INTAKE_MAX_BODY_BYTES:
         return error(413, "too_large", f"The body is over {settings.INTAKE_MAX_BODY_BYTES} bytes.")
+    if flow_id > MAX_ID:
+        return error(404, "not_found", "No such flow.")
     target = intake_target(presented_key(request), flow_id=flow_id)
     if target is None:
         if not Flow.objects.filter(pk=flow_id, active=True).exists():
@@ -47,15 +60,21 @@ def lead_create(request: HttpRequest, flow_id: int) -> JsonResponse:
     if len(body) > settings.INTAKE_MAX_BODY_BYTES:  # chunked bodies have no Content-Length
         return error(413, "too_large", f"The body is over {settings.INTAKE_MAX_BODY_BYTES} bytes.")
     key = request.headers.get("Idempotency-Key", "").strip() or None
-    if key and len(key) > MAX_IDEMPOTENCY_KEY:
+    if key and (len(key) > MAX_IDEMPOTENCY_KEY or not _PRINTABLE_ASCII.fullmatch(key)):
         return error(
             400,
             "invalid",
             "Invalid Idempotency-Key.",
-            fields={"Idempotency-Key": [f"At most {MAX_IDEMPOTENCY_KEY} characters."]},
+            fields={
+                "Idempotency-Key": [f"At most {MAX_IDEMPOTENCY_KEY} printable ASCII characters."]
+            },
         )
     try:
-        payload = parse_body(body, request.content_type or request.headers.get("Content-Type", ""))
+        payload = parse_body(
+            body,
+            request.content_type or request.headers.get("Content-Type", ""),
+            limits=_body_limits(),
+        )
         fields = lead_fields(payload, max_field_chars=settings.INTAKE_MAX_FIELD_CHARS)
     except UnsupportedMediaType as exc:
         return error(
@@ -87,6 +106,7 @@ def lead_create(request: HttpRequest, flow_id: int) -> JsonResponse:
     )
 
 
+@csrf_exempt
 @require_GET
 def lead_detail(request: HttpRequest, lead_id: str) -> JsonResponse:
     flow_ids = flow_ids_for_key(presented_key(request))
@@ -97,6 +117,14 @@ def lead_detail(request: HttpRequest, lead_id: str) -> JsonResponse:
     except (ValueError, Lead.DoesNotExist):
         return error(404, "not_found", "No such lead.")
     return JsonResponse(lead_document(lead))
+
+
+def _body_limits() -> BodyLimits:
+    return BodyLimits(
+        max_depth=settings.INTAKE_MAX_DEPTH,
+        max_values=settings.INTAKE_MAX_VALUES,
+        max_fields=settings.INTAKE_MAX_FIELDS,
+    )
 
 
 def _wait_seconds(request: HttpRequest) -> float:

@@ -1,16 +1,18 @@
 """A lead's payload as received → the normalised fields the mappings read.
 
 Pure functions, no I/O. Keys are folded to snake_case lower case ("First Name" →
-"first_name"); strings are stripped; the email is lower-cased. Nothing is dropped:
+"first_name"; letters and digits of every script are kept: "Ñandú" → "ñandú", "名前");
+strings are stripped; the email is lower-cased. Nothing is dropped:
 the raw payload is stored beside the fields.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
-_KEY_JUNK = re.compile(r"[^0-9a-z_.]+")
+_KEY_JUNK = re.compile(r"[^\w.]+")  # \w on str: letters and digits of any script, and _
 
 
 class LeadInvalid(ValueError):
@@ -22,7 +24,8 @@ class LeadInvalid(ValueError):
 
 
 def normalise_key(key: str) -> str:
-    return _KEY_JUNK.sub("_", key.strip().lower()).strip("_")
+    # NFC first, so a decomposed "n + combining tilde" is the letter "ñ", not "n_".
+    return _KEY_JUNK.sub("_", unicodedata.normalize("NFC", key).strip().lower()).strip("_")
 
 
 def _normalise_value(value: Any) -> Any:

@@ -55,7 +55,7 @@ def test_support_replays_a_failed_lead_after_the_crm_is_fixed(crm, celery_worker
     page.click(f"text={Lead.objects.get().pk}")
     page.wait_for_selector("text=failure")
     page.screenshot(path=SHOTS / "1-support-lead-failed.png", full_page=True)
-    page.click("#deliveries-group a.inlineviewlink")
+    page.click(f"text=delivery #{delivery.pk}")
     page.wait_for_selector("a.replay-link")
 
     keap_faults(crm, reset=True)  # the CRM works again

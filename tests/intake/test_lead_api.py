@@ -8,28 +8,9 @@ from django.db import DatabaseError
 
 from integrations.models import Delivery, DeliveryStatus, Lead, Source
 from tests.factories import flow_with_step
+from tests.factories import post_lead as post
 
 pytestmark = pytest.mark.django_db
-
-
-def post(client, flow, key, body, *, content_type="application/json", headers=None, query=""):
-    data = (
-        json.dumps(body)
-        if content_type == "application/json" and not isinstance(body, (str, bytes))
-        else body
-    )
-    return client.post(
-        f"/api/v1/flows/{flow.pk}/leads{query}",
-        data=data,
-        content_type=content_type,
-        headers={"X-Api-Key": key, **(headers or {})},
-    )
-
-
-@pytest.fixture
-def flow_key():
-    flow, step, key = flow_with_step()
-    return flow, step, key
 
 
 def test_a_json_lead_is_stored_with_a_pending_delivery_and_answered_202(client, flow_key):

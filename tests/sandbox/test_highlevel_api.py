@@ -306,3 +306,12 @@ def test_a_body_that_is_not_json_is_a_400_with_a_string_message(client):
     )
     assert response.status_code == 400
     assert isinstance(response.json()["message"], str)
+
+
+def test_the_sandbox_root_lists_the_contacts_that_arrived(client):
+    create(client, firstName="Ann", lastName="Lee", email="ann.list@example.com", tags=["vip"])
+    page = client.get(f"{API}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "highlevel</span> sandbox" in html
+    assert "ann.list@example.com" in html and "Ann Lee" in html and ">vip<" in html

@@ -329,3 +329,16 @@ def test_a_rest_notes_field_lands_in_the_contact_notes_slot(api):
     contact_id = api.call("POST", "/contacts", ann(notes="x" * 10_050)).json()["id"]
     body = api.call("GET", f"/contacts/{contact_id}", optional_properties="notes").json()
     assert body["notes"] == "x" * 10_000  # truncated silently, as ContactNotes is
+
+
+@pytest.mark.parametrize("method, path", [("POST", "/contacts"), ("PUT", "/contacts")])
+def test_a_lone_surrogate_is_refused_with_keaps_400_not_a_crash(client, method, path):
+    """Keap's UTF-8 store cannot hold half a character: the request is refused."""
+    response = getattr(client, method.lower())(
+        f"{V1}{path}",
+        '{"given_name": "Ann\\ud800", "email_addresses": [{"email": "a@b.co", "field": "EMAIL1"}]}',
+        content_type="application/json",
+        headers={"X-Keap-API-Key": settings.SANDBOX_KEAP_API_KEY},
+    )
+    assert response.status_code == 400
+    assert response.json() == {"message": "Input could not be converted to a valid request"}

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from integrations.crm.registry import RECIPIENTS
+from integrations.health.demo import demo_history_seed
 from integrations.intake.keys import source_create
 from integrations.management.demo_roles import demo_role_users
 from integrations.models import (
@@ -26,7 +27,7 @@ DEMO_USER = "admin"
 DEMO_PASSWORD = "leadflow-demo"
 DEMO_KEY_FALLBACK = "lf_demo_key_change_me_0123456789abcdef"
 
-# (flow name, recipient, CRM, tags, sequences, options)
+# (flow name, recipient, CRM, tags, sequences, options, (source, target) mappings)
 DEMO_FLOWS = [
     (
         "Web leads → Keap REST",
@@ -35,6 +36,7 @@ DEMO_FLOWS = [
         [100, 101],
         [{"campaign_id": 45, "sequence_id": 1}],
         {},
+        [("lead_score", "custom:7")],
     ),
     (
         "Web leads → Keap XML-RPC",
@@ -43,6 +45,7 @@ DEMO_FLOWS = [
         [100],
         [{"campaign_id": 200}],
         {},
+        [],
     ),
     (
         "Web leads → HighLevel",
@@ -51,6 +54,7 @@ DEMO_FLOWS = [
         ["new-lead", "website"],
         [],
         {},
+        [],
     ),
 ]
 
@@ -63,8 +67,8 @@ class Command(BaseCommand):
         role_users = demo_role_users()
         accounts = self._accounts()
         key = settings.DEMO_API_KEY or DEMO_KEY_FALLBACK
-        lines = []
-        for name, recipient, crm, tags, sequences, opts in DEMO_FLOWS:
+        lines, steps = [], []
+        for name, recipient, crm, tags, sequences, opts, mappings in DEMO_FLOWS:
             if recipient not in RECIPIENTS:
                 continue  # that CRM client is not installed in this build
             flow, _ = Flow.objects.get_or_create(name=name)
@@ -80,9 +84,11 @@ class Command(BaseCommand):
                     "options": opts,
                 },
             )
-            if not step.mappings.exists() and recipient == Recipient.KEAP_REST:
-                FieldMapping.objects.create(step=step, source="lead_score", target="custom:7")
+            if not step.mappings.exists():
+                for source, target in mappings:
+                    FieldMapping.objects.create(step=step, source=source, target=target)
             self._source(flow, key)
+            steps.append(step)
             lines.append(f"  {flow.name}: {settings.PUBLIC_BASE_URL}{flow.intake_path}")
         self.stdout.write(
             "\nLeadFlow demo\n"
@@ -94,6 +100,9 @@ class Command(BaseCommand):
             '-d \'{"first_name":"Ann","last_name":"Lee","email":"ann@example.com"}\' '
             f"{settings.PUBLIC_BASE_URL}{Flow.objects.order_by('pk').first().intake_path}?wait=10\n"
         )
+        history = demo_history_seed(steps=steps)
+        if history:
+            self.stdout.write(f"Demo history: {history} deliveries over 3 weeks (demo data).")
         self.stdout.write(
             "Staff roles (each sees only its part of the admin):\n" + "\n".join(role_users)
         )

@@ -10,6 +10,7 @@ GET  _control/faults     armed faults and the current config
 POST _control/location   {"allow_duplicates": true}
 GET  _control/stats      counters
 GET  _control/contacts   every contact with all fields, tags, workflows, campaigns
+GET  (empty path)        an HTML list of the contacts
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -107,3 +109,10 @@ def contacts_control(request: HttpRequest) -> HttpResponse:
         )
         rows.append(row)
     return JsonResponse({"contacts": rows})
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    """What arrived, newest first, for a person watching the demo."""
+    contacts = Contact.objects.order_by("-date_added", "-id")[:200]
+    return render(request, "sandbox_highlevel/index.html", {"contacts": contacts})

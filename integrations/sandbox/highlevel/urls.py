@@ -1,12 +1,14 @@
 """Mounted at /sandbox/highlevel/, mirroring services.leadconnectorhq.com (and the
 marketplace consent page), so only a base URL separates sandbox from production.
-Trailing slashes are optional where the spec writes one (`/contacts/`)."""
+Trailing slashes are optional where the spec writes one (`/contacts/`). The root is
+the sandbox's own HTML list of the contacts that arrived (see control_views)."""
 
 from django.urls import path, re_path
 
 from . import control_views, oauth_views, views
 
 urlpatterns = [
+    path("", control_views.index, name="sandbox_hl_index"),
     path("oauth/chooselocation", oauth_views.choose_location, name="sandbox_hl_chooselocation"),
     path("oauth/token", oauth_views.token, name="sandbox_hl_token"),
     re_path(r"^contacts/?$", views.contacts),

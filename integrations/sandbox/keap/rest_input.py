@@ -86,7 +86,10 @@ def parse_body(raw: bytes, *, path: str, method: str, required: bool = True) -> 
         return {}
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        # A lone surrogate escape ("\ud800") decodes but is no character: Keap's
+        # UTF-8 store cannot hold it and the request is refused like any unreadable one.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeError):
         raise BadRequest() from None
     if not isinstance(body, dict):
         raise BadRequest()

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0001_initial'),
+        ('integrations', '0005_health_reports'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
