@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, str] = {
     "ratelimit": "bench.ratelimit:run",
     "delivery": "bench.delivery:run",
     "chaos": "bench.chaos:run",
+    "replay": "bench.replay:run",
 }
 
 
