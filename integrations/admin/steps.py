@@ -90,8 +90,8 @@ class StepAdmin(VersionAdmin):
         "paused_at",
     ]
     list_filter = ["kind", "recipient", "action", "enabled", "flow"]
-    readonly_fields = ["paused_at", "pause_reason"]
     actions = ["resume_steps"]
+    readonly_fields = ["paused_at", "pause_reason"]
     list_select_related = ["flow", "account"]
     search_fields = ["name", "flow__name"]
     inlines = [FieldMappingInline, TagRuleInline, CampaignRuleInline]
@@ -117,13 +117,14 @@ class StepAdmin(VersionAdmin):
                         "allow_duplicates",
                         "on_error",
                         "retry_schedule",
+                        "paused_at",
+                        "pause_reason",
                     ]
                 },
             ),
-            ("Step criteria", {"fields": ["rules"]}),
+            ("Step criteria (a filter: when these hold, the flow stops)", {"fields": ["rules"]}),
+            ("Filter", {"fields": ["filter_action", "route_flow", "filter_reason"]}),
         ]
-        if obj is not None and obj.paused_at is not None:
-            fieldsets.insert(1, ("Paused", {"fields": ["paused_at", "pause_reason"]}))
         if obj is not None and obj.account_id:
             fieldsets.append(("Standard fields", {"fields": ["standard_fields_on"]}))
             if manual:
@@ -241,7 +242,7 @@ class StepAdmin(VersionAdmin):
                 messages.SUCCESS,
             )
         else:
-            self.message_user(request, f"Catalogue {check.catalogue_age}.", messages.INFO)
+            self.message_user(request, f"Catalogue {check.catalogue_age}.", messages.WARNING)
         return self._back(step_id)
 
     def export_view(self, request: HttpRequest, step_id: int) -> HttpResponse:
