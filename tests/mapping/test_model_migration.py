@@ -124,4 +124,3 @@ def test_the_step_admin_shows_mappings_tag_rules_and_campaign_rules(admin_client
     )
     page = admin_client.get(f"/admin/integrations/step/{step.pk}/change/").content.decode()
     assert "Hot Lead" in page and "Welcome" in page and "custom:7" in page
-    assert "on_existing" in page and "standard_fields_off" in page

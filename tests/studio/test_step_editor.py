@@ -120,7 +120,7 @@ def test_a_constant_of_the_wrong_type_for_a_custom_field_is_refused(admin_client
         }
     )
     html = admin_client.post(change_url(step), data).content.decode()
-    assert "Lead Score takes a whole number" in html
+    assert "Lead Score needs a whole number" in html
     assert not FieldMapping.objects.filter(step=step).exists()
 
 
