@@ -59,6 +59,9 @@ class LeadAdmin(BigListAdmin):
         "email",
         "received_at",
         "finished_at",
+        "stopped_at",
+        "stop_reason",
+        "routed_from",
         "idempotency_key",
     ]
     readonly_fields = fields
