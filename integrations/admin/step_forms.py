@@ -76,6 +76,7 @@ class StepForm(forms.ModelForm):
             "duplicate_match",
             "address_type",
             "on_error",
+            "retry_schedule",
             "rules",
         ]
 

@@ -9,8 +9,9 @@ The engine knows nothing else about any CRM.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, ClassVar, Protocol
 
 
@@ -43,6 +44,31 @@ class CrmError(Exception):
         self.retry_after = retry_after
         self.contact_id = contact_id
         self.duplicate = duplicate
+
+
+class Throttled(Exception):  # noqa: N818 - the contract's name (a state, not a fault)
+    """The CRM's quota has no slot for this call soon enough (or it answered 429): stop
+    this delivery now and try it again at `retry_at`, at no cost in attempts.
+
+    Deliberately not a CrmError, so a recipient's error handling never swallows it.
+    """
+
+    def __init__(self, retry_at: datetime, reason: str = "waiting for the CRM's rate limit"):
+        super().__init__(reason)
+        self.retry_at = retry_at
+        self.reason = reason
+
+
+class CallGate(Protocol):
+    """What CrmSession asks before and after every HTTP call (the rate limiter)."""
+
+    def before_call(self) -> None:
+        """Wait briefly for a slot in the quota, or raise Throttled."""
+        ...
+
+    def after_call(self, *, status: int, headers: Mapping[str, str]) -> None:
+        """Read the CRM's quota headers; on a 429, slow down and raise Throttled."""
+        ...
 
 
 @dataclass(frozen=True)

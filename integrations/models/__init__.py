@@ -24,6 +24,7 @@ from .health import (
     Threshold,
 )
 from .leads import Lead, LeadStatus, time_ordered_uuid
+from .ratelimits import RateLimitState
 from .step_actions import (
     CAMPAIGN_KIND_RECIPIENT,
     CampaignAction,
@@ -64,6 +65,7 @@ __all__ = [
     "Metric",
     "OnError",
     "Outcome",
+    "RateLimitState",
     "Recipient",
     "Source",
     "Step",

@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 
 from integrations.crm.registry import RECIPIENT_CRMS, recipient_choices
+from integrations.delivery.retry import validate_retry_schedule
 from integrations.mapping.checks import mapping_problems
 from integrations.mapping.rules import RuleError, ruleset_from_data
 from integrations.mapping.step_config import STANDARD_FIELDS
@@ -149,6 +150,18 @@ class Step(models.Model):
         blank=True,
         help_text='Standard fields not sent by this step, e.g. ["phone_2", "comments"]',
     )
+    retry_schedule = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        validators=[validate_retry_schedule],
+        help_text="Waits before each retry after an error, e.g. 1m, 5m, 15m, 1h, 3h, 6h, 12h "
+        "(8 attempts); empty: the default schedule",
+    )
+    # Auto-pause (integrations.delivery.autopause), like the account's.
+    paused_at = models.DateTimeField(null=True, blank=True)
+    pause_reason = models.CharField(max_length=200, blank=True, default="")
+    failing_since = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["flow", "position", "pk"]
