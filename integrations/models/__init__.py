@@ -1,10 +1,12 @@
 from .accounts import Account, AccountStatus, AuthType, CrmKind
+from .audit import AuditAction, AuditEntry
 from .deliveries import Attempt, Delivery, DeliveryStatus, Outcome
 from .flows import (
     RECIPIENT_CRM,
     Action,
     DuplicateMatch,
     FieldMapping,
+    FilterAction,
     Flow,
     OnError,
     OnExisting,
@@ -15,7 +17,17 @@ from .flows import (
     StepKind,
     ValueKind,
 )
+from .health import (
+    LATENCY_BOUNDS_MS,
+    LATENCY_FIELDS,
+    AlertState,
+    DailyCounter,
+    Metric,
+    Threshold,
+)
 from .leads import Lead, LeadStatus, time_ordered_uuid
+from .ratelimits import RateLimitState
+from .replay import ItemState, LeadRevision, Replay, ReplayItem, ReplayKind, ReplayState
 from .step_actions import (
     CAMPAIGN_KIND_RECIPIENT,
     CampaignAction,
@@ -27,6 +39,8 @@ from .step_actions import (
 
 __all__ = [
     "CAMPAIGN_KIND_RECIPIENT",
+    "LATENCY_BOUNDS_MS",
+    "LATENCY_FIELDS",
     "RECIPIENT_CRM",
     "CampaignAction",
     "CampaignKind",
@@ -39,21 +53,35 @@ __all__ = [
     "Account",
     "AccountStatus",
     "Action",
+    "AlertState",
     "Attempt",
+    "AuditAction",
+    "AuditEntry",
     "AuthType",
     "CrmKind",
+    "DailyCounter",
     "Delivery",
     "DeliveryStatus",
     "DuplicateMatch",
     "FieldMapping",
+    "FilterAction",
+    "ItemState",
     "Flow",
     "Lead",
+    "LeadRevision",
     "LeadStatus",
+    "Metric",
     "OnError",
     "Outcome",
+    "RateLimitState",
     "Recipient",
+    "Replay",
+    "ReplayItem",
+    "ReplayKind",
+    "ReplayState",
     "Source",
     "Step",
     "StepKind",
+    "Threshold",
     "time_ordered_uuid",
 ]

@@ -10,7 +10,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from integrations.crm.registry import RECIPIENTS, api_base_url
+from integrations.health.demo import demo_history_seed
 from integrations.intake.keys import source_create
+from integrations.management.demo_roles import demo_role_users
 from integrations.models import (
     Account,
     AccountStatus,
@@ -107,9 +109,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         self._user()
+        role_users = demo_role_users()
         accounts = self._accounts()
         key = settings.DEMO_API_KEY or DEMO_KEY_FALLBACK
-        lines = []
+        lines, steps = [], []
         for name, recipient, crm in DEMO_FLOWS:
             if recipient not in RECIPIENTS:
                 continue  # that CRM client is not installed in this build
@@ -129,6 +132,7 @@ class Command(BaseCommand):
             else:
                 _strip(step, SANDBOX_ONLY[recipient])
             self._source(flow, key)
+            steps.append(step)
             lines.append(f"  {flow.name}: {settings.PUBLIC_BASE_URL}{flow.intake_path}")
         self.stdout.write(
             "\nLeadFlow demo\n"
@@ -139,6 +143,12 @@ class Command(BaseCommand):
             f"Example:\n  curl -s -H 'X-Api-Key: {key}' -H 'Content-Type: application/json' "
             '-d \'{"first_name":"Ann","last_name":"Lee","email":"ann@example.com"}\' '
             f"{settings.PUBLIC_BASE_URL}{Flow.objects.order_by('pk').first().intake_path}?wait=10\n"
+        )
+        history = demo_history_seed(steps=steps)
+        if history:
+            self.stdout.write(f"Demo history: {history} deliveries over 3 weeks (demo data).")
+        self.stdout.write(
+            "Staff roles (each sees only its part of the admin):\n" + "\n".join(role_users)
         )
         self.stdout.write(f"Demo ready: {len(lines)} flows.")
 

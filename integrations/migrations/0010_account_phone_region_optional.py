@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0004_delivery_step_revision'),
+        ('integrations', '0009_staff_roles'),
     ]
 
     operations = [
