@@ -155,7 +155,8 @@ class _Keap:
             raise _Optional
         keap_raise_for_status(response)
         try:
-            (rows,), _ = xmlrpc.client.loads(response.content, use_builtin_types=True)
+            params, _ = xmlrpc.client.loads(response.content, use_builtin_types=True)
+            rows: Any = params[0]
         except xmlrpc.client.Fault:
             raise _Optional from None
         except (ExpatError, xmlrpc.client.Error, ValueError, TypeError):

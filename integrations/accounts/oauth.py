@@ -42,7 +42,7 @@ for _name in ("requests_oauthlib", "oauthlib"):
 # `_require_secure` (https, except loopback hosts and DEBUG), so let oauthlib defer to us.
 os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
 
-CRM_LABELS = {CrmKind.KEAP: "Keap", CrmKind.HIGHLEVEL: "HighLevel"}
+CRM_LABELS: dict[str, str] = {CrmKind.KEAP: "Keap", CrmKind.HIGHLEVEL: "HighLevel"}
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 _ERROR_CODE = re.compile(r"^[A-Za-z_]{1,40}$")
 # HighLevel scopes the app asks for: contacts, plus what "Test connection" lists.
@@ -261,9 +261,9 @@ def _token_set(app: OAuthApp, token: dict[str, Any], *, previous_refresh_token: 
     refresh = token.get("refresh_token") or previous_refresh_token
     expires_at = None
     try:
-        expires_in = int(token.get("expires_in"))
+        expires_in = int(token["expires_in"])
         expires_at = timezone.now() + timedelta(seconds=max(0, expires_in))
-    except (TypeError, ValueError):
+    except (KeyError, TypeError, ValueError):
         pass
     scope = token.get("scope") or ""
     scope = " ".join(scope) if isinstance(scope, list | tuple) else str(scope)

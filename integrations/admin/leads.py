@@ -40,7 +40,7 @@ class DeliveryInline(admin.TabularInline):
         "attempt_count",
         "link",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # (the stubs type them apart)
     extra = 0
     can_delete = False
     show_change_link = True
@@ -73,7 +73,7 @@ class LeadAdmin(ReadOnlyAdmin):
         "payload_pretty",
         "fields_pretty",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # (the stubs type them apart)
     inlines = [DeliveryInline]
 
     @admin.display(description="Payload as received")
@@ -111,7 +111,7 @@ class AttemptInline(admin.StackedInline):
         "response_headers",
         "response",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # (the stubs type them apart)
     extra = 0
     can_delete = False
 
@@ -162,7 +162,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
         "created_at",
         "finished_at",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # (the stubs type them apart)
     inlines = [AttemptInline]
 
     @admin.display(description="Lead", ordering="lead")

@@ -75,7 +75,8 @@ class ErrorBody:
             return cls(messages=())
         message = data.get("message")
         items = message if isinstance(message, list) else [message]
-        meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+        raw_meta = data.get("meta")
+        meta = raw_meta if isinstance(raw_meta, dict) else {}
         duplicate = meta.get("contactId")
         return cls(
             messages=tuple(str(m) for m in items if isinstance(m, str)),

@@ -117,7 +117,7 @@ def _unreadable() -> CrmError:
 def _as_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _unreadable()
-    return value
+    return int(value)
 
 
 def _as_bool(value: Any) -> bool:
@@ -339,6 +339,7 @@ class KeapXmlRpcRecipient:
         actions = _Actions.from_plan(plan)
         client = ContactServiceClient(http, credentials)
 
+        duplicate: bool | None
         if plan.action == "create":
             contact_id, duplicate = self._create(client, contact, data, plan)
         elif plan.action == "create_or_update":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F
@@ -114,7 +115,7 @@ def _run(delivery: Delivery, http: CrmSession) -> Verdict:
         return Verdict(hold=True, reason="account needs reconnect")
     except CrmError as exc:
         return _verdict_for_error(exc, attempt=delivery.attempt_count)
-    except Exception:  # noqa: BLE001 - a bug must not strand the lead: record and move on
+    except Exception:  # a bug must not strand the lead: record (log.exception) and move on
         log.exception("delivery %s failed unexpectedly", delivery.pk)
         return Verdict(DeliveryResult(Outcome.ERROR, "internal error"))
 
@@ -148,7 +149,11 @@ def _record(
             log.warning("delivery %s: lease lost before recording", delivery.pk)
             return
         Attempt.objects.bulk_create(_attempts(delivery, calls))
-        fields = {"lease_owner": "", "lease_expires_at": None, "response_ms": response_ms}
+        fields: dict[str, Any] = {
+            "lease_owner": "",
+            "lease_expires_at": None,
+            "response_ms": response_ms,
+        }
         if verdict.result is not None:
             result = verdict.result
             fields.update(

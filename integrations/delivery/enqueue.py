@@ -17,7 +17,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from functools import partial
+from types import ModuleType
 
 from django.conf import settings
 from django.db import transaction
@@ -63,13 +65,13 @@ class _Waker:
 _waker = _Waker()
 
 
-def _tasks():
+def _tasks() -> ModuleType:
     from integrations import tasks
 
     return tasks
 
 
-def _publish(send, ids) -> None:
+def _publish(send: Callable[[], object], ids: list[int]) -> None:
     try:
         send()
     except Exception:  # noqa: BLE001 - the broker being down loses nothing:

@@ -17,11 +17,12 @@ def retry_delay_seconds(*, attempt: int, retry_after: float | None = None) -> fl
     delay = min(settings.DELIVERY_BACKOFF_MAX_SECONDS, base) * random.uniform(0.8, 1.2)
     if retry_after is not None:
         delay = max(delay, retry_after)
-    return delay
+    return float(delay)
 
 
 def may_retry(*, attempt: int) -> bool:
-    return attempt < settings.DELIVERY_MAX_ATTEMPTS
+    max_attempts: int = settings.DELIVERY_MAX_ATTEMPTS
+    return attempt < max_attempts
 
 
 def next_attempt_at(*, now: datetime, delay: float) -> datetime:

@@ -8,7 +8,7 @@ message for a delivery that is already being worked does nothing.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
@@ -22,7 +22,7 @@ GRACE = timedelta(seconds=10)
 BATCH = 500
 
 
-def delivery_sweep(*, now=None, batch: int = BATCH) -> list[int]:
+def delivery_sweep(*, now: datetime | None = None, batch: int = BATCH) -> list[int]:
     """Enqueue up to `batch` overdue deliveries. Returns their ids."""
     from integrations.tasks import deliver
 

@@ -9,6 +9,7 @@ field name). Pure functions: no I/O.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import fields as dataclass_fields
 from datetime import date, datetime
 from typing import Any
@@ -94,7 +95,9 @@ def _text(fields: dict[str, Any], name: str) -> str:
     return str(value).strip()
 
 
-def contact_from_lead(fields: dict[str, Any], mappings: list[tuple[str, str]] = ()) -> ContactData:
+def contact_from_lead(
+    fields: dict[str, Any], mappings: Sequence[tuple[str, str]] = ()
+) -> ContactData:
     """Build the contact for one step. `mappings` are (source, target) pairs.
 
     Raises MappingSkip when the lead cannot be sent (an invalid email, neither an

@@ -67,7 +67,7 @@ class Recipient(models.TextChoices):
     HIGHLEVEL = "highlevel", "HighLevel contacts"
 
 
-RECIPIENT_CRM = {
+RECIPIENT_CRM: dict[str, CrmKind] = {
     Recipient.KEAP_REST: CrmKind.KEAP,
     Recipient.KEAP_XMLRPC: CrmKind.KEAP,
     Recipient.HIGHLEVEL: CrmKind.HIGHLEVEL,
@@ -139,7 +139,7 @@ class Step(models.Model):
     def clean(self) -> None:
         if self.kind != StepKind.RECIPIENT:
             return
-        if not self.account_id or not self.recipient:
+        if self.account is None or not self.recipient:
             raise ValidationError("A recipient step needs an account and a recipient.")
         if RECIPIENT_CRM[self.recipient] != self.account.crm:
             needed = RECIPIENT_CRM[self.recipient].label

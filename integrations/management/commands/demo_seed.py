@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
@@ -26,7 +28,7 @@ DEMO_PASSWORD = "leadflow-demo"
 DEMO_KEY_FALLBACK = "lf_demo_key_change_me_0123456789abcdef"
 
 # (flow name, recipient, CRM, tags, sequences, options)
-DEMO_FLOWS = [
+DEMO_FLOWS: list[tuple[Any, ...]] = [
     (
         "Web leads → Keap REST",
         Recipient.KEAP_REST,
@@ -82,6 +84,7 @@ class Command(BaseCommand):
                 FieldMapping.objects.create(step=step, source="lead_score", target="custom:7")
             self._source(flow, key)
             lines.append(f"  {flow.name}: {settings.PUBLIC_BASE_URL}{flow.intake_path}")
+        first_flow = Flow.objects.order_by("pk")[0]
         self.stdout.write(
             "\nLeadFlow demo\n"
             f"  Admin:    {settings.PUBLIC_BASE_URL}/admin/"
@@ -90,7 +93,7 @@ class Command(BaseCommand):
             "Flows (POST JSON with header X-Api-Key):\n" + "\n".join(lines) + "\n"
             f"Example:\n  curl -s -H 'X-Api-Key: {key}' -H 'Content-Type: application/json' "
             '-d \'{"first_name":"Ann","last_name":"Lee","email":"ann@example.com"}\' '
-            f"{settings.PUBLIC_BASE_URL}{Flow.objects.order_by('pk').first().intake_path}?wait=10\n"
+            f"{settings.PUBLIC_BASE_URL}{first_flow.intake_path}?wait=10\n"
         )
         self.stdout.write(f"Demo ready: {len(lines)} flows.")
 
@@ -118,7 +121,7 @@ class Command(BaseCommand):
             CrmKind.KEAP: ("Demo Keap", keap_key, ""),
             CrmKind.HIGHLEVEL: ("Demo HighLevel", hl_token, hl_location),
         }
-        accounts = {}
+        accounts: dict[str, Account] = {}
         for crm, (name, secret, external_id) in specs.items():
             account, _ = Account.objects.get_or_create(
                 name=name, crm=crm, defaults={"auth_type": AuthType.API_KEY}
