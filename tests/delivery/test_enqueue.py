@@ -5,9 +5,12 @@ from unittest import mock
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from integrations.delivery import enqueue
+from integrations.delivery.sweeper import GRACE, delivery_sweep
 from integrations.tasks import deliver_batch
+from tests.factories import accept_lead, flow_with_step
 
 
 @pytest.mark.django_db(transaction=True)
@@ -42,11 +45,21 @@ def test_a_batch_is_fanned_out_so_its_deliveries_run_in_parallel():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_broker_outage_loses_no_delivery_it_only_logs(settings, caplog):
+def test_a_broker_outage_loses_no_delivery_the_sweeper_enqueues_it_later(settings, caplog):
+    """The lead and its delivery are committed before the wake-up is published: when the
+    broker refuses the message, the delivery stays pending and due, and the next sweep
+    (once the grace for a lost message has passed) publishes it again."""
     settings.DELIVERY_WAKEUP_WINDOW_SECONDS = 0.01
+    flow, step, _ = flow_with_step()
     with mock.patch("integrations.tasks.deliver_batch.apply_async", side_effect=OSError("down")):
-        enqueue.delivery_enqueue_on_commit(delivery_id=99)
+        lead = accept_lead(flow, {"email": "ann@example.com"})
+        delivery = lead.deliveries.get()
         deadline = time.monotonic() + 5
         while "sweeper will retry" not in caplog.text and time.monotonic() < deadline:
             time.sleep(0.01)
-    assert "could not enqueue deliveries [99]" in caplog.text
+    assert f"could not enqueue deliveries [{delivery.pk}]" in caplog.text
+    delivery.refresh_from_db()
+    assert (delivery.step, delivery.status, delivery.attempt_count) == (step, "pending", 0)
+    with mock.patch("integrations.tasks.deliver.delay") as publish:
+        assert delivery_sweep(now=timezone.now() + GRACE) == [delivery.pk]
+    publish.assert_called_once_with(delivery.pk)
