@@ -110,7 +110,7 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache (intake rate limits, idempotent OAuth state, sandbox rate windows) --------
+# --- Cache (intake rate limits, sandbox rate windows; OAuth `state` is in the session) --
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://leadflow")}
 
 # --- Auth: django-allauth for staff login (rate limits, TOTP MFA) --------------------
