@@ -16,6 +16,7 @@ from bench import Failed, Refused
 # required by another.
 BENCHMARKS: dict[str, str] = {
     "intake": "bench.intake:run",
+    "admin": "bench.admin:run",
 }
 
 

@@ -11,6 +11,8 @@ from integrations.accounts.services import accounts_release_held
 from integrations.accounts.tokens import accounts_refresh_expiring
 from integrations.delivery.engine import delivery_attempt
 from integrations.delivery.sweeper import delivery_sweep
+from integrations.health.alerts import alerts_check
+from integrations.health.reconcile import counters_reconcile
 from integrations.models import Lead
 
 
@@ -49,3 +51,17 @@ def refresh_expiring_tokens() -> int:
     and release deliveries still held for accounts that work again."""
     accounts_release_held()
     return accounts_refresh_expiring()
+
+
+@shared_task(name="integrations.tasks.check_health_alerts", ignore_result=True)
+def check_health_alerts() -> int:
+    """Mail the admins about thresholds newly crossed (once per crossing)."""
+    return len(alerts_check())
+
+
+@shared_task(name="integrations.tasks.reconcile_health_counters", ignore_result=True)
+def reconcile_health_counters() -> int:
+    """Check yesterday's health counters against the deliveries and repair them.
+    Returns how many counter keys differed (logged as a warning when any did)."""
+    yesterday = timezone.now().date() - timedelta(days=1)
+    return len(counters_reconcile(first_day=yesterday, last_day=yesterday, repair=True).differences)

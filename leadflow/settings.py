@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "reversion",  # versions of a step's configuration (integrations/studio/versions.py)
     "integrations",
 ]
 
@@ -209,7 +211,29 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.tasks.refresh_expiring_tokens",
         "schedule": timedelta(minutes=10),
     },
+    # Health: each step's last 24 h against its thresholds (one email per crossing).
+    "check-health-alerts": {
+        "task": "integrations.tasks.check_health_alerts",
+        "schedule": timedelta(minutes=5),
+    },
+    # Health: yesterday's counters against the raw deliveries, repaired if they differ.
+    "reconcile-health-counters": {
+        "task": "integrations.tasks.reconcile_health_counters",
+        "schedule": crontab(hour=0, minute=30),
+    },
 }
+
+# --- Health reports -----------------------------------------------------------------------
+# Alerts compare each step's last HEALTH_ALERT_WINDOW_HOURS with its thresholds, once it
+# has at least HEALTH_ALERT_MIN_DELIVERIES deliveries that reached the CRM in that window.
+HEALTH_ALERT_WINDOW_HOURS = env.int("HEALTH_ALERT_WINDOW_HOURS", default=24)
+HEALTH_ALERT_MIN_DELIVERIES = env.int("HEALTH_ALERT_MIN_DELIVERIES", default=10)
+# Alert emails go to these ("Name <email>, ..."), and to users who may see the dashboard.
+ADMINS = [
+    (name.strip(), email.strip(" >"))
+    for name, _, email in (a.rpartition("<") for a in env.list("ADMINS", default=[]))
+]
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="LeadFlow <leadflow@localhost>")
 
 # --- Delivery engine --------------------------------------------------------------------
 DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=6)

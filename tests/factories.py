@@ -17,14 +17,14 @@ from django.conf import settings
 from django.db import connection
 
 from integrations.delivery.engine import delivery_attempt
-from integrations.delivery.flow import next_recipient_step
-from integrations.intake.auth import IntakeTarget
+from integrations.intake.auth import target_for_source
 from integrations.intake.keys import source_create
 from integrations.intake.services import lead_accept
 from integrations.models import (
     Account,
     AccountStatus,
     AuthType,
+    CampaignRule,
     CrmKind,
     Delivery,
     FieldMapping,
@@ -32,6 +32,7 @@ from integrations.models import (
     Lead,
     Recipient,
     Step,
+    TagRule,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,16 +54,33 @@ def keap_account(**overrides) -> Account:
 
 
 def flow_with_step(
-    *, account: Account | None = None, recipient: str = Recipient.KEAP_REST, mappings=(), **step
+    *,
+    account: Account | None = None,
+    recipient: str = Recipient.KEAP_REST,
+    mappings=(),
+    tags=(),
+    campaigns=(),
+    **step,
 ) -> tuple[Flow, Step, str]:
-    """A flow with one recipient step and one source. Returns (flow, step, api key)."""
+    """A flow with one recipient step and one source. Returns (flow, step, api key).
+
+    `mappings`: (source, target) pairs (a source with "{{" is a template); `tags`: tag
+    ids (or, for HighLevel, names) applied always; `campaigns`: CampaignRule fields,
+    e.g. {"kind": "keap_sequence", "item_id": "45", "sequence_id": "1"}."""
     flow = Flow.objects.create(name=step.pop("flow_name", "Test flow"))
     account = account or keap_account()
     step_fields = {"name": "Deliver", "position": 1, "account": account, "recipient": recipient}
     step_fields.update(step)
     created = Step.objects.create(flow=flow, **step_fields)
-    for source, target in mappings:
-        FieldMapping.objects.create(step=created, source=source, target=target)
+    for position, (source, target) in enumerate(mappings):
+        kind = "template" if "{{" in source or "{%" in source else "field"
+        FieldMapping.objects.create(
+            step=created, value_kind=kind, source=source, target=target, position=position
+        )
+    for position, tag in enumerate(tags):
+        TagRule.objects.create(step=created, tag_id=str(tag), position=position)
+    for position, campaign in enumerate(campaigns):
+        CampaignRule.objects.create(step=created, position=position, **campaign)
     _, key = source_create(flow=flow, name="Test source")
     return flow, created, key
 
@@ -93,14 +111,7 @@ def accept_lead(flow: Flow, fields: dict | None = None, *, enqueue: bool = True)
     first delivery at once). enqueue=False loses the broker message, as a crash between
     commit and publish would: the test (or the sweeper) runs the delivery."""
     fields = dict(ANN if fields is None else fields)
-    source = flow.sources.get()
-    first = next_recipient_step(flow_id=flow.pk, after_position=None)
-    target = IntakeTarget(
-        source_id=source.pk,
-        flow_id=flow.pk,
-        rate_limit_per_minute=source.rate_limit_per_minute,
-        first_step_id=first.pk if first else None,
-    )
+    target = target_for_source(flow.sources.get())
     with contextlib.ExitStack() as stack:
         if not enqueue:
             stack.enter_context(mock.patch("integrations.delivery.enqueue.transaction.on_commit"))
@@ -251,3 +262,84 @@ def raw_column(account: Account, column: str) -> str:
             [account.pk],
         )
         return cursor.fetchone()[0]
+
+
+def keap_catalogue(**overrides) -> dict:
+    """A Keap account's catalogue as Test connection stores it (the sandbox's ids)."""
+    catalogue = {
+        "crm": "keap",
+        "custom_fields": [
+            {"id": 7, "name": "Lead Score", "key": "LeadScore", "type": "WholeNumber"},
+            {"id": 8, "name": "UTM Campaign", "key": "UtmCampaign", "type": "Text"},
+            {
+                "id": 10,
+                "name": "Preferred Contact Date",
+                "key": "PreferredContactDate",
+                "type": "Date",
+            },
+        ],
+        "tags": [
+            {"id": 100, "name": "New Lead"},
+            {"id": 101, "name": "Website Inquiry"},
+            {"id": 103, "name": "Hot Lead"},
+        ],
+        "campaigns": [
+            {
+                "id": 45,
+                "name": "Lead Nurture",
+                "sequences": [{"id": 1, "name": "Welcome"}, {"id": 3, "name": "Follow-up Calls"}],
+            }
+        ],
+        "followup_sequences": [{"id": 200, "name": "Welcome Series"}],
+        "action_sets": [{"id": 300, "name": "Hot lead"}],
+        "contact_types": ["Lead", "Prospect", "Customer"],
+        "lead_sources": [{"id": 1, "name": "Website"}, {"id": 2, "name": "Google Ads"}],
+        "owners": [{"id": 1, "name": "Sandbox Admin"}, {"id": 2, "name": "Sam Sales"}],
+    }
+    catalogue.update(overrides)
+    return catalogue
+
+
+def finished_delivery(
+    step: Step,
+    *,
+    outcome: str,
+    reason: str = "",
+    duplicate: bool | None = None,
+    response_ms: int | None = None,
+    finished_at=None,
+    email: str = "",
+    contact_id: str = "",
+):
+    """A lead with one delivery that already has its final outcome (no CRM involved).
+    Returns the Delivery. Counters are not touched: record them as the engine would
+    with `integrations.health.counters.counters_record`."""
+    from django.utils import timezone
+
+    from integrations.models import Delivery, DeliveryStatus, Lead, LeadStatus
+
+    finished_at = finished_at or timezone.now()
+    source = step.flow.sources.first()
+    lead = Lead.objects.create(
+        flow=step.flow,
+        source=source,
+        payload={"email": email},
+        fields={"email": email},
+        email=email,
+        status=LeadStatus.DONE,
+        received_at=finished_at,
+        finished_at=finished_at,
+    )
+    return Delivery.objects.create(
+        lead=lead,
+        step=step,
+        status=DeliveryStatus.DONE,
+        outcome=outcome,
+        reason=reason,
+        duplicate=duplicate,
+        response_ms=response_ms,
+        contact_id=contact_id,
+        attempt_count=1,
+        created_at=finished_at,
+        finished_at=finished_at,
+    )

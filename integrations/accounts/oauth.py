@@ -4,10 +4,9 @@ Built on requests-oauthlib's OAuth2Session. The same code runs against the real
 services, the built-in sandbox or any other server: only the configured URLs and
 client credentials differ (KEAP_* / HIGHLEVEL_* settings, read at call time).
 
-# Reference: crm-wire-spec.md §1.1 (Keap: the code exchange sends the client as form
-# fields and NO Authorization header; the refresh sends HTTP Basic and strips the client
-# from the body; refresh tokens rotate) and §6.2 (HighLevel: client credentials as form
-# fields on every grant, `user_type=Location`; refresh tokens rotate).
+Each CRM's app — scopes, extra form fields, how the refresh authenticates, where the
+tenant is in the token answer — is described by its spec (integrations.crm.keap_spec,
+integrations.crm.highlevel_spec) with the vendor reference.
 
 Nothing here logs, raises or returns a token in a printable form: TokenSet's repr is
 redacted and OAuthError reasons are fixed phrases plus an RFC 6749 error code.
@@ -32,23 +31,12 @@ from oauthlib.oauth2 import OAuth2Error
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
-from integrations.models import CrmKind
+from integrations.crm.registry import CRMS
 
 # (requests-oauthlib and oauthlib log secrets at DEBUG: settings.LOGGING pins them to INFO.)
 
-CRM_LABELS: dict[str, str] = {CrmKind.KEAP: "Keap", CrmKind.HIGHLEVEL: "HighLevel"}
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 _ERROR_CODE = re.compile(r"^[A-Za-z_]{1,40}$")
-# HighLevel scopes the app asks for: contacts, plus what "Test connection" lists.
-HIGHLEVEL_SCOPES = (
-    "contacts.readonly",
-    "contacts.write",
-    "locations.readonly",
-    "locations/customFields.readonly",
-    "workflows.readonly",
-    "campaigns.readonly",
-    "users.readonly",
-)
 
 
 class OAuthError(Exception):
@@ -101,33 +89,23 @@ class OAuthApp:
 
 
 def oauth_app(crm: str) -> OAuthApp:
-    """The configured OAuth client for `crm`. Raises OAuthError when it is not configured."""
-    if crm == CrmKind.KEAP:
-        app = OAuthApp(
-            crm=crm,
-            label=CRM_LABELS[crm],
-            authorize_url=settings.KEAP_AUTHORIZE_URL,
-            token_url=settings.KEAP_TOKEN_URL,
-            client_id=settings.KEAP_CLIENT_ID,
-            client_secret=settings.KEAP_CLIENT_SECRET,
-            scope=("full",),  # §1.1: the only valid scope
-            extra_fields={},
-            refresh_with_basic_auth=True,
-        )
-    elif crm == CrmKind.HIGHLEVEL:
-        app = OAuthApp(
-            crm=crm,
-            label=CRM_LABELS[crm],
-            authorize_url=settings.HIGHLEVEL_AUTHORIZE_URL,
-            token_url=settings.HIGHLEVEL_TOKEN_URL,
-            client_id=settings.HIGHLEVEL_CLIENT_ID,
-            client_secret=settings.HIGHLEVEL_CLIENT_SECRET,
-            scope=HIGHLEVEL_SCOPES,
-            extra_fields={"user_type": "Location"},  # §6.2: sub-account tokens
-            refresh_with_basic_auth=False,
-        )
-    else:
+    """The configured OAuth client for `crm` (its spec in integrations.crm.registry, its
+    URLs and client from settings). Raises OAuthError when it is not configured."""
+    spec = CRMS.get(crm)
+    if spec is None or spec.oauth is None:
         raise OAuthError("this CRM has no OAuth connection", rejected=True)
+    prefix = spec.oauth.settings_prefix
+    app = OAuthApp(
+        crm=crm,
+        label=spec.short_label,
+        authorize_url=getattr(settings, f"{prefix}_AUTHORIZE_URL"),
+        token_url=getattr(settings, f"{prefix}_TOKEN_URL"),
+        client_id=getattr(settings, f"{prefix}_CLIENT_ID"),
+        client_secret=getattr(settings, f"{prefix}_CLIENT_SECRET"),
+        scope=spec.oauth.scopes,
+        extra_fields=dict(spec.oauth.extra_fields),
+        refresh_with_basic_auth=spec.oauth.refresh_with_basic_auth,
+    )
     if not (app.client_id and app.client_secret):
         raise OAuthError(f"{app.label} OAuth client id/secret are not configured", rejected=True)
     return app
@@ -292,11 +270,8 @@ def _token_set(app: OAuthApp, token: dict[str, Any], *, previous_refresh_token: 
         pass
     scope = token.get("scope") or ""
     scope = " ".join(scope) if isinstance(scope, list | tuple) else str(scope)
-    if app.crm == CrmKind.KEAP:
-        # §1.1: "full|<tenant host>".
-        external_id = scope.partition("|")[2].strip()
-    else:
-        external_id = str(token.get("locationId") or "")
+    oauth = CRMS[app.crm].oauth
+    external_id = oauth.tenant_from_token(token) if oauth else ""
     return TokenSet(
         access_token=access,
         refresh_token=str(refresh or ""),

@@ -22,9 +22,10 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from integrations.crm.registry import crm_label
 from integrations.models import Account, AuthType
 
-from .oauth import CRM_LABELS, OAuthError, oauth_authorize_url, oauth_code_exchange
+from .oauth import OAuthError, oauth_authorize_url, oauth_code_exchange
 from .services import account_connect
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ def callback(request: HttpRequest) -> HttpResponse:
 
 
 def _label(pending: dict | None) -> str:
-    return CRM_LABELS.get(pending["crm"], "The CRM") if pending else "The CRM"
+    return crm_label(pending["crm"]) if pending else "The CRM"
 
 
 def _safe(code: str) -> str:

@@ -1,3 +1,3 @@
 """Admin areas, one module each. Thin: display and forms here, logic in services."""
 
-from . import accounts, flows, leads  # noqa: F401  (registers the model admins)
+from . import accounts, flows, health, leads, steps  # noqa: F401  (registers the model admins)

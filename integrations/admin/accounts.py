@@ -16,6 +16,7 @@ from django.utils.html import format_html, format_html_join
 
 from integrations.accounts.catalogue import account_connection_test
 from integrations.accounts.services import account_reconnected
+from integrations.crm.registry import CRMS
 from integrations.models import Account, AccountStatus, AuthType
 
 # Catalogue sections in display order, with their labels.
@@ -23,6 +24,8 @@ CATALOGUE_SECTIONS = (
     ("custom_fields", "Custom fields"),
     ("tags", "Tags"),
     ("campaigns", "Campaigns and sequences"),
+    ("followup_sequences", "Follow-up sequences"),
+    ("action_sets", "Action sets"),
     ("workflows", "Workflows"),
     ("contact_types", "Contact types"),
     ("lead_sources", "Lead sources"),
@@ -43,12 +46,17 @@ class AccountForm(forms.ModelForm):
 
     class Meta:
         model = Account
-        fields = ["name", "crm", "auth_type", "api_key", "external_id", "rate_limit_per_second"]
+        fields = [
+            "name",
+            "crm",
+            "auth_type",
+            "api_key",
+            "external_id",
+            "phone_region",
+            "rate_limit_per_second",
+        ]
         labels = {"external_id": "Tenant"}
-        help_texts = {
-            "external_id": "HighLevel: the sub-account (location) id — needed with a private "
-            "integration token. Keap: the app's host, filled in by Connect."
-        }
+        help_texts = {"external_id": " ".join(spec.tenant_help for spec in CRMS.values())}
 
     def clean_api_key(self):
         value = self.cleaned_data.get("api_key", "")
@@ -70,7 +78,15 @@ class AccountAdmin(admin.ModelAdmin):
     ]
 
     def get_fields(self, request, obj=None):
-        fields = ["name", "crm", "auth_type", "api_key", "external_id", "rate_limit_per_second"]
+        fields = [
+            "name",
+            "crm",
+            "auth_type",
+            "api_key",
+            "external_id",
+            "phone_region",
+            "rate_limit_per_second",
+        ]
         if obj is not None and obj.auth_type == AuthType.OAUTH:
             fields.remove("api_key")  # OAuth accounts get their tokens from Connect
         if obj is not None:

@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from integrations.intake.keys import source_rotate_key
-from integrations.models import FieldMapping, Flow, Source, Step
+from integrations.models import Flow, Source, Step
 from integrations.secrets import digest, new_api_key
 
 
@@ -37,6 +37,30 @@ class FlowAdmin(admin.ModelAdmin):
     list_filter = ["active"]
     search_fields = ["name"]
     inlines = [StepInline, SourceInline]
+
+    change_list_template = "admin/integrations/flow/change_list.html"
+    change_form_template = "admin/integrations/flow/change_form.html"
+
+    def get_urls(self):
+        from django.urls import path
+
+        from .flow_transfer import flow_export_view, flow_import_view
+
+        return [
+            path(
+                "import/",
+                self.admin_site.admin_view(lambda request: flow_import_view(self, request)),
+                name="integrations_flow_import",
+            ),
+            path(
+                "<int:flow_id>/export/",
+                self.admin_site.admin_view(
+                    lambda request, flow_id: flow_export_view(self, request, flow_id)
+                ),
+                name="integrations_flow_export",
+            ),
+            *super().get_urls(),
+        ]
 
     @admin.display(description="Intake URL")
     def intake_url(self, obj: Flow):
@@ -79,48 +103,3 @@ class SourceAdmin(admin.ModelAdmin):
                 format_html("New key for {}: <code>{}</code> — shown once.", source.name, key),
                 messages.WARNING,
             )
-
-
-class FieldMappingInline(admin.TabularInline):
-    model = FieldMapping
-    fields = ["position", "source", "target"]
-    extra = 1
-
-
-@admin.register(Step)
-class StepAdmin(admin.ModelAdmin):
-    list_display = [
-        "name",
-        "flow",
-        "position",
-        "kind",
-        "recipient",
-        "account",
-        "action",
-        "duplicate_match",
-        "enabled",
-    ]
-    list_filter = ["kind", "recipient", "action", "enabled", "flow"]
-    list_select_related = ["flow", "account"]
-    search_fields = ["name", "flow__name"]
-    inlines = [FieldMappingInline]
-    fieldsets = [
-        (None, {"fields": ["flow", "position", "name", "kind", "enabled"]}),
-        (
-            "Recipient",
-            {
-                "fields": [
-                    "account",
-                    "recipient",
-                    "action",
-                    "duplicate_match",
-                    "address_type",
-                    "tag_ids",
-                    "sequences",
-                    "options",
-                    "on_error",
-                ]
-            },
-        ),
-        ("Filter", {"fields": ["rules"], "classes": ["collapse"]}),
-    ]

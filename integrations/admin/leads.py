@@ -1,9 +1,13 @@
-import json
+import uuid
 
 from django.contrib import admin
+from django.urls import reverse
 from django.utils.html import format_html
 
-from integrations.models import Attempt, Delivery, Lead
+from integrations.models import Delivery, Lead
+
+from .journey import journey_context
+from .listing import EstimatedCountPaginator, FinishedRangeFilter, ReasonFilter
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -19,48 +23,33 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-def _pre(text: str):
+class BigListAdmin(ReadOnlyAdmin):
+    """Lists of millions of rows: newest first by primary key (its index serves the
+    order: lead ids are time-ordered UUIDs, delivery ids a sequence), a capped or
+    estimated count, no facet counts, no date hierarchy (its DISTINCT dates scan)."""
+
+    ordering = ("-pk",)
+    list_per_page = 50
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+
+
+def _search_kind(term: str) -> str:
     try:
-        text = json.dumps(json.loads(text), indent=2)
-    except (TypeError, ValueError):
-        pass
-    return format_html('<pre style="white-space:pre-wrap;max-width:60em">{}</pre>', text)
-
-
-class DeliveryInline(admin.TabularInline):
-    model = Delivery
-    fields = [
-        "step",
-        "status",
-        "outcome",
-        "reason",
-        "contact_id",
-        "duplicate",
-        "response_ms",
-        "attempt_count",
-        "link",
-    ]
-    readonly_fields = fields  # type: ignore[assignment]  # (the stubs type them apart)
-    extra = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="")
-    def link(self, obj):
-        return format_html('<a href="../../delivery/{}/change/">attempts</a>', obj.pk)
+        uuid.UUID(term)
+    except ValueError:
+        return "email" if "@" in term else "contact"
+    return "lead"
 
 
 @admin.register(Lead)
-class LeadAdmin(ReadOnlyAdmin):
+class LeadAdmin(BigListAdmin):
     list_display = ["id", "email", "flow", "source", "status", "received_at"]
     list_filter = ["status", "flow"]
-    list_select_related = ["flow", "source"]
+    list_select_related = ["flow", "source", "source__flow"]
     search_fields = ["=id", "=email"]
-    show_full_result_count = False
-    date_hierarchy = "received_at"
+    search_help_text = "Exact email, lead id or CRM contact id"
     fields = [
         "id",
         "flow",
@@ -70,65 +59,39 @@ class LeadAdmin(ReadOnlyAdmin):
         "received_at",
         "finished_at",
         "idempotency_key",
-        "payload_pretty",
-        "fields_pretty",
     ]
     readonly_fields = fields  # type: ignore[assignment]  # (the stubs type them apart)
-    inlines = [DeliveryInline]
+    change_form_template = "admin/integrations/lead/journey.html"
 
-    @admin.display(description="Payload as received")
-    def payload_pretty(self, obj):
-        return _pre(json.dumps(obj.payload))
-
-    @admin.display(description="Normalised fields")
-    def fields_pretty(self, obj):
-        return _pre(json.dumps(obj.fields))
+    def get_queryset(self, request):
+        # The list shows none of the JSON documents: do not fetch or decode them.
+        queryset = super().get_queryset(request)
+        if request.resolver_match and request.resolver_match.url_name.endswith("changelist"):
+            queryset = queryset.defer("payload", "fields", "flow__description")
+        return queryset
 
     def get_search_results(self, request, queryset, search_term):
-        # "=id" on a UUID column fails for text that is not a UUID: search by email only.
-        import uuid
+        """Exact matches only, each on its own index: a lead id, an email, or a CRM
+        contact id (the leads whose deliveries got it)."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        kind = _search_kind(term)
+        if kind == "lead":
+            return queryset.filter(pk=term), False
+        if kind == "email":
+            return queryset.filter(email=term.lower()), False
+        deliveries = Delivery.objects.filter(contact_id=term).exclude(contact_id="")
+        return queryset.filter(pk__in=deliveries.values("lead_id")), False
 
-        try:
-            uuid.UUID(search_term.strip())
-        except ValueError:
-            term = search_term.strip().lower()
-            return (queryset.filter(email=term) if term else queryset), False
-        return super().get_search_results(request, queryset, search_term)
-
-
-class AttemptInline(admin.StackedInline):
-    model = Attempt
-    fields = [
-        "number",
-        "method",
-        "url",
-        "status_code",
-        "error",
-        "duration_ms",
-        "started_at",
-        "request_headers",
-        "request",
-        "response_headers",
-        "response",
-    ]
-    readonly_fields = fields  # type: ignore[assignment]  # (the stubs type them apart)
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="Request body")
-    def request(self, obj):
-        return _pre(obj.request_body)
-
-    @admin.display(description="Response body")
-    def response(self, obj):
-        return _pre(obj.response_body)
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        lead = self.get_object(request, object_id)
+        context = {**(extra_context or {}), **(journey_context(lead=lead) if lead else {})}
+        return super().change_view(request, object_id, form_url, extra_context=context)
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyAdmin):
+class DeliveryAdmin(BigListAdmin):
     list_display = [
         "id",
         "lead_link",
@@ -140,16 +103,25 @@ class DeliveryAdmin(ReadOnlyAdmin):
         "duplicate",
         "response_ms",
         "attempt_count",
-        "created_at",
+        "finished_at",
     ]
-    list_filter = ["outcome", "status", "duplicate", "step__flow", "step"]
+    list_filter = [
+        "outcome",
+        "status",
+        "duplicate",
+        FinishedRangeFilter,
+        "step__account",
+        "step__flow",
+        "step",
+        ReasonFilter,
+    ]
     list_select_related = ["lead", "step", "step__flow"]
     search_fields = ["=lead__email", "=contact_id"]
-    show_full_result_count = False
-    date_hierarchy = "created_at"
+    search_help_text = "Exact email, lead id or CRM contact id"
     fields = [
         "lead",
         "step",
+        "step_version",
         "status",
         "outcome",
         "reason",
@@ -163,10 +135,68 @@ class DeliveryAdmin(ReadOnlyAdmin):
         "finished_at",
     ]
     readonly_fields = fields  # type: ignore[assignment]  # (the stubs type them apart)
-    inlines = [AttemptInline]
+    change_form_template = "admin/integrations/delivery/journey.html"
+
+    def get_queryset(self, request):
+        # The list shows none of the JSON documents: do not fetch or decode them.
+        queryset = super().get_queryset(request)
+        if request.resolver_match and request.resolver_match.url_name.endswith("changelist"):
+            queryset = queryset.defer(
+                "lead__payload",
+                "lead__fields",
+                "step__tag_ids",
+                "step__sequences",
+                "step__options",
+                "step__rules",
+                "step__flow__description",
+            )
+        return queryset
+
+    def get_search_results(self, request, queryset, search_term):
+        """Exact matches, each on its own index (an OR across the join would scan)."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        kind = _search_kind(term)
+        if kind == "lead":
+            return queryset.filter(lead_id=term), False
+        if kind == "email":
+            leads = Lead.objects.filter(email=term.lower()).values("id")
+            return queryset.filter(lead_id__in=leads), False
+        return queryset.filter(contact_id=term).exclude(contact_id=""), False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        delivery = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if delivery is not None:
+            context.update(journey_context(lead=delivery.lead, only=delivery))
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    @admin.display(description="Step version")
+    def step_version(self, obj):
+        """The configuration this delivery was mapped with, linked to its history entry."""
+        revision = obj.step_revision
+        if revision is None:
+            return "-"
+        url = reverse(
+            "admin:integrations_step_revision", args=[obj.step_id, _version_id(obj, revision)]
+        )
+        who = revision.user.get_username() if revision.user else "-"
+        return format_html(
+            '<a href="{}">{}</a> by {}: {}',
+            url,
+            f"{revision.date_created:%Y-%m-%d %H:%M}",
+            who,
+            revision.get_comment() or "-",
+        )
 
     @admin.display(description="Lead", ordering="lead")
     def lead_link(self, obj):
         return format_html(
             '<a href="../lead/{}/change/">{}</a>', obj.lead_id, obj.lead.email or obj.lead_id
         )
+
+
+def _version_id(delivery, revision) -> int:
+    version = revision.version_set.filter(object_id=str(delivery.step_id)).first()
+    return version.pk if version else 0

@@ -102,6 +102,9 @@ class StepPlan:
     # True when an earlier attempt of this delivery may have reached the CRM (timeout,
     # dropped connection, 5xx): a non-idempotent create must look before it leaps.
     may_have_been_sent: bool = False
+    # Fields the marketer keeps on an existing contact (set only on a new one):
+    # ContactData attribute names, "custom:<id>" or "extra:<name>". Empty: no look-up.
+    preserve_fields: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -165,11 +165,11 @@ class ContactServiceClient:
         return headers
 
     def call(self, method: str, *params: Any) -> Any:
-        """Call ContactService.<method>(key, *params) and return its one result value."""
+        """Call ContactService.<method>(key, *params) and return its one result value.
+        A qualified `method` ("DataService.query") calls that service instead."""
         headers = self._headers()
-        body = xmlrpc.client.dumps(
-            (LEGACY_KEY, *params), methodname=f"ContactService.{method}", encoding="utf-8"
-        )
+        name = method if "." in method else f"ContactService.{method}"
+        body = xmlrpc.client.dumps((LEGACY_KEY, *params), methodname=name, encoding="utf-8")
         response = self.http.request("POST", self.url, data=body.encode("utf-8"), headers=headers)
         if response.status_code != 200:
             raise _http_error(response)

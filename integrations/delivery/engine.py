@@ -9,7 +9,7 @@ transaction afterwards.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,10 +19,11 @@ from django.utils import timezone
 
 from integrations.accounts.credentials import account_credentials
 from integrations.accounts.tokens import TokenRefreshRejected, account_call_with_refresh
-from integrations.crm.base import CrmError, DeliveryResult, StepPlan
+from integrations.crm.base import CrmError, DeliveryResult
 from integrations.crm.http import CallRecord, CrmSession
 from integrations.crm.registry import recipient_for
-from integrations.mapping.standard_fields import MappingSkip, contact_from_lead
+from integrations.health.counters import counters_record
+from integrations.mapping.selectors import delivery_map
 from integrations.models import (
     Account,
     AccountStatus,
@@ -31,6 +32,7 @@ from integrations.models import (
     DeliveryStatus,
     Outcome,
 )
+from integrations.studio.versions import step_version_record
 
 from .claim import delivery_claim, new_lease_owner
 from .flow import flow_advance
@@ -76,26 +78,18 @@ def _secrets_of(delivery: Delivery) -> tuple[str, ...]:
 
 
 def _run(delivery: Delivery, http: CrmSession) -> Verdict:
-    step, lead = delivery.step, delivery.lead
+    step = delivery.step
     account = step.account
     if account is None or not step.recipient:
         return Verdict(DeliveryResult(Outcome.SKIP, "step has no recipient"))
     if account.status == AccountStatus.NEEDS_RECONNECT or not account.is_usable:
         return Verdict(hold=True, reason="account needs reconnect")
-    mappings = [(m.source, m.target) for m in step.mappings.all()]
-    try:
-        contact = contact_from_lead(lead.fields, mappings)
-    except MappingSkip as skip:
-        return Verdict(DeliveryResult(Outcome.SKIP, skip.reason))
-    plan = StepPlan(
-        action=step.action,
-        duplicate_match=step.duplicate_match,
-        address_type=step.address_type,
-        tag_ids=tuple(step.tag_ids or ()),
-        sequences=tuple(step.sequences or ()),
-        options=dict(step.options or {}),
-        may_have_been_sent=delivery.attempt_count > 1,
-    )
+    mapped = delivery_map(delivery=delivery)
+    if mapped.contact is None or mapped.plan is None:
+        return Verdict(DeliveryResult(Outcome.SKIP, mapped.skip_reason))
+    contact = mapped.contact
+    plan = replace(mapped.plan, may_have_been_sent=delivery.attempt_count > 1)
+    step_version_record(delivery=delivery)  # which configuration produced this delivery
     recipient = recipient_for(step.recipient)
 
     def send(current: Account) -> DeliveryResult:
@@ -181,6 +175,7 @@ def _record(
         still_ours.update(**fields)
         delivery.refresh_from_db(fields=list(fields))
         if verdict.result is not None:
+            counters_record(delivery=delivery)  # the health counters commit with the outcome
             flow_advance(delivery=delivery, now=now)
         elif verdict.retry_in is not None:
             from .enqueue import delivery_enqueue_on_commit

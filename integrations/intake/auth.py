@@ -92,3 +92,16 @@ def flow_ids_for_key(key: str) -> list[int]:
         Source.objects.filter(key_digest=digest(key), active=True).values_list("flow_id", flat=True)
     )
 
+
+def target_for_source(source: Source) -> IntakeTarget:
+    """The intake target of a known source (the studio's test lead, replays; not the hot
+    path)."""
+    from integrations.delivery.flow import next_recipient_step
+
+    step = next_recipient_step(flow_id=source.flow_id, after_position=None)
+    return IntakeTarget(
+        source_id=source.pk,
+        flow_id=source.flow_id,
+        rate_limit_per_minute=source.rate_limit_per_minute,
+        first_step_id=step.pk if step else None,
+    )

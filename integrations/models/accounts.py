@@ -5,12 +5,14 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
+from integrations.crm.registry import crm_choices
 from integrations.secrets import EncryptedTextField
 
-
-class CrmKind(models.TextChoices):
-    KEAP = "keap", "Keap (Infusionsoft)"
-    HIGHLEVEL = "highlevel", "HighLevel (LeadConnector)"
+# One member per CRM in the registry (KEAP = "keap", ...): a fourth CRM adds its
+# choice by its registry entry alone.
+CrmKind = models.TextChoices(  # type: ignore[call-overload]
+    "CrmKind", [(kind.upper(), (kind, label)) for kind, label in crm_choices()]
+)
 
 
 class AuthType(models.TextChoices):
@@ -45,6 +47,11 @@ class Account(models.Model):
     catalogue = models.JSONField(default=dict, blank=True)
     catalogue_refreshed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=200, blank=True, default="")
+    phone_region = models.CharField(
+        max_length=2,
+        default="US",
+        help_text="Country (ISO alpha-2) for phone numbers written without one",
+    )
     # Requests per second this account may send (the CRM's spike limit).
     rate_limit_per_second = models.PositiveIntegerField(default=10)
     created_at = models.DateTimeField(default=timezone.now)

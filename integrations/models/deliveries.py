@@ -46,6 +46,17 @@ class Delivery(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The version of the step's configuration the lead was mapped with (django-reversion;
+    # set by the engine, see integrations.studio.versions).
+    step_revision = models.ForeignKey(
+        "reversion.Revision",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        verbose_name="step version",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -65,8 +76,23 @@ class Delivery(models.Model):
                 name="delivery_lease_expiry",
                 condition=models.Q(status="in_progress"),
             ),
-            # Admin lists and health reports: a step's deliveries over time.
-            models.Index(fields=["step", "-created_at"], name="delivery_step_created"),
+            # The delivery list's filters and the health report's links (every index is
+            # one more write per delivery, so each serves several filters):
+            # step (or an account's steps) + outcome + finished range; also the step FK.
+            models.Index(
+                fields=["step", "outcome", "finished_at"], name="delivery_step_outcome_done"
+            ),
+            # A finished range (+ outcome) across steps; the nightly reconciliation.
+            models.Index(fields=["finished_at", "outcome"], name="delivery_finished_outcome"),
+            # Search by CRM contact id (exact).
+            models.Index(
+                fields=["contact_id"],
+                name="delivery_contact_id",
+                condition=~models.Q(contact_id=""),
+            ),
+            # The status filter's one value no other index covers (pending and in
+            # progress have the sweeper's; done is nearly every row: the pk order serves).
+            models.Index(fields=["id"], name="delivery_held", condition=models.Q(status="held")),
         ]
 
     def __str__(self) -> str:

@@ -6,6 +6,11 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from integrations.crm.registry import RECIPIENT_CRMS, recipient_choices
+from integrations.mapping.checks import mapping_problems
+from integrations.mapping.rules import RuleError, ruleset_from_data
+from integrations.mapping.step_config import STANDARD_FIELDS
+
 from .accounts import Account, CrmKind
 
 
@@ -13,6 +18,13 @@ class Flow(models.Model):
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True, default="")
     active = models.BooleanField(default=True)
+    phone_region = models.CharField(
+        max_length=2,
+        blank=True,
+        default="",
+        help_text="Country (ISO alpha-2) for phone numbers written without one; "
+        "empty: the account's",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -61,17 +73,13 @@ class StepKind(models.TextChoices):
     FILTER = "filter", "Filter"
 
 
-class Recipient(models.TextChoices):
-    KEAP_REST = "keap_rest", "Keap REST v1"
-    KEAP_XMLRPC = "keap_xmlrpc", "Keap XML-RPC ContactService"
-    HIGHLEVEL = "highlevel", "HighLevel contacts"
+# One member per recipient in the registry (KEAP_REST = "keap_rest", ...).
+Recipient = models.TextChoices(  # type: ignore[call-overload]
+    "Recipient", [(kind.upper(), (kind, label)) for kind, label in recipient_choices()]
+)
 
-
-RECIPIENT_CRM: dict[str, CrmKind] = {
-    Recipient.KEAP_REST: CrmKind.KEAP,
-    Recipient.KEAP_XMLRPC: CrmKind.KEAP,
-    Recipient.HIGHLEVEL: CrmKind.HIGHLEVEL,
-}
+# recipient kind -> the CrmKind of the accounts it can use
+RECIPIENT_CRM = {Recipient(kind): CrmKind(crm) for kind, crm in RECIPIENT_CRMS.items()}
 
 
 class Action(models.TextChoices):
@@ -114,20 +122,33 @@ class Step(models.Model):
         choices=[("BILLING", "Billing"), ("SHIPPING", "Shipping"), ("OTHER", "Other")],
         default="BILLING",
     )
+    # Legacy: moved into TagRule / CampaignRule rows by migration 0002 and no longer
+    # read by the engine; kept readable (and untouched) so the move can be checked.
     tag_ids = models.JSONField(
-        default=list, blank=True, help_text="CRM tag ids (or names) to apply"
+        default=list, blank=True, help_text="Legacy (moved to tag rules; no longer read)"
     )
     sequences = models.JSONField(
-        default=list,
-        blank=True,
-        help_text='Campaign sequences to start, e.g. [{"campaign_id": 45, "sequence_id": 1}]',
+        default=list, blank=True, help_text="Legacy (moved to campaign rules; no longer read)"
     )
     options = models.JSONField(
-        default=dict, blank=True, help_text="Recipient-specific options (see the README)"
+        default=dict,
+        blank=True,
+        help_text='Recipient options, e.g. {"allow_duplicates": true} for HighLevel. '
+        "Ids (workflows, action sets, ...) live in campaign rules.",
     )
     on_error = models.CharField(max_length=10, choices=OnError.choices, default=OnError.CONTINUE)
-    # Filter configuration (the delivery engine's filters build on this).
-    rules = models.JSONField(default=list, blank=True)
+    # A recipient's criteria (not met: the delivery is a `skip`, "step criteria not
+    # met"); a filter step's rules. Data for integrations.mapping.rules.
+    rules = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Rule set: the lead is sent only when it holds (empty: always)",
+    )
+    standard_fields_off = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Standard fields not sent by this step, e.g. ["phone_2", "comments"]',
+    )
 
     class Meta:
         ordering = ["flow", "position", "pk"]
@@ -137,6 +158,13 @@ class Step(models.Model):
         return f"{self.flow} › {self.name}"
 
     def clean(self) -> None:
+        check_rules_field(self.rules)
+        unknown = [name for name in self.standard_fields_off or [] if name not in STANDARD_FIELDS]
+        if not isinstance(self.standard_fields_off, list) or unknown:
+            known = ", ".join(STANDARD_FIELDS)
+            raise ValidationError(
+                {"standard_fields_off": f"A list of standard field names ({known})."}
+            )
         if self.kind != StepKind.RECIPIENT:
             return
         if self.account is None or not self.recipient:
@@ -148,13 +176,50 @@ class Step(models.Model):
             )
 
 
+class ValueKind(models.TextChoices):
+    FIELD = "field", "Lead field"
+    CONSTANT = "constant", "Constant"
+    TEMPLATE = "template", "Template"
+
+
+class OnExisting(models.TextChoices):
+    UPDATE = "update", "Update it"
+    KEEP = "keep", "Keep the CRM's value (set it on a new contact only)"
+
+
+class OnInvalid(models.TextChoices):
+    SEND = "send", "Send as received"
+    DROP = "drop", "Leave the field out"
+    SKIP = "skip", "Skip the step"
+
+
 class FieldMapping(models.Model):
-    """Send `source` (a lead field name, or a template such as "{{first_name}} {{last_name}}")
-    to `target` (a CRM field: a standard name like "contact_type", or "custom:<id>")."""
+    """Send a value to `target` (a standard field such as "phone_1", a ContactData
+    attribute, "custom:<id>", or a CRM-native field name).
+
+    The value is a lead field (`source` is its name, "utm.source" reaches inside),
+    a constant, or a Liquid template ("{{ lead.first_name }} {{ lead.last_name }}").
+    """
 
     step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="mappings")
-    source = models.CharField(max_length=500)
+    value_kind = models.CharField(max_length=10, choices=ValueKind.choices, default=ValueKind.FIELD)
+    source = models.CharField(max_length=2000, help_text="Lead field, constant or template")
     target = models.CharField(max_length=120)
+    rules = models.JSONField(
+        default=dict, blank=True, help_text="Rule set: mapped only when it holds (empty: always)"
+    )
+    on_existing = models.CharField(
+        max_length=10,
+        choices=OnExisting.choices,
+        default=OnExisting.UPDATE,
+        help_text="When the contact already exists",
+    )
+    on_invalid = models.CharField(
+        max_length=10,
+        choices=OnInvalid.choices,
+        default=OnInvalid.SEND,
+        help_text="When the value is not valid for the field",
+    )
     position = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -162,3 +227,23 @@ class FieldMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} → {self.target}"
+
+    def clean(self) -> None:
+        step = getattr(self, "step", None)
+        account = getattr(step, "account", None) if step is not None else None
+        problems = mapping_problems(
+            kind=self.value_kind,
+            source=self.source,
+            target=self.target,
+            rules=self.rules,
+            catalogue=account.catalogue if account is not None else None,
+        )
+        if problems:
+            raise ValidationError(problems)
+
+
+def check_rules_field(data: object) -> None:
+    try:
+        ruleset_from_data(data)
+    except RuleError as exc:
+        raise ValidationError({"rules": exc.message}) from None

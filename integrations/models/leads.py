@@ -55,6 +55,8 @@ class Lead(models.Model):
             models.Index(fields=["flow", "-received_at"], name="lead_flow_received"),
             # Staff look leads up by email (exact match: no LIKE index needed).
             models.Index(fields=["email"], name="lead_email"),
+            # The list's status filter: leads still in flight (a few), not the done ones.
+            models.Index(fields=["id"], name="lead_in_flight", condition=~models.Q(status="done")),
         ]
         constraints = [
             # A repeat of an Idempotency-Key from the same source finds the first lead.

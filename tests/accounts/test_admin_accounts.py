@@ -60,7 +60,8 @@ def test_test_connection_fetches_the_keap_catalogue_and_shows_it(crm, admin_clie
     assert "Connected to Keap. Found 4 custom fields, 6 tags" in html
     account.refresh_from_db()
     catalogue = account.catalogue
-    assert {"id": 7, "name": "Lead Score", "type": "WholeNumber"} in catalogue["custom_fields"]
+    lead_score = {"id": 7, "name": "Lead Score", "key": "LeadScore", "type": "WholeNumber"}
+    assert lead_score | {"options": []} in catalogue["custom_fields"]
     assert {"id": 100, "name": "New Lead", "category": "Lead Status"} in catalogue["tags"]
     assert catalogue["contact_types"] == ["Lead", "Prospect", "Customer", "Partner"]
     assert {"id": 1, "name": "Website"} in catalogue["lead_sources"]
@@ -70,6 +71,9 @@ def test_test_connection_fetches_the_keap_catalogue_and_shows_it(crm, admin_clie
         "sequences": [{"id": 1, "name": "Welcome"}, {"id": 3, "name": "Follow-up Calls"}],
     } in catalogue["campaigns"]
     assert {"id": 2, "name": "Sam Sales", "email": "sam@sandbox.example"} in catalogue["owners"]
+    # The XML-RPC recipient's pickers: legacy follow-up sequences and action sets.
+    assert {"id": 200, "name": "Welcome Series"} in catalogue["followup_sequences"]
+    assert {"id": 300, "name": "Hot lead"} in catalogue["action_sets"]
     assert account.catalogue_refreshed_at is not None
     # Shown readably: names with their ids, not a JSON blob.
     assert "Lead Score (7) — WholeNumber" in html
@@ -85,6 +89,21 @@ def test_test_connection_through_oauth_uses_and_refreshes_the_token(crm, admin_c
     ).content.decode()
     assert "Connected to Keap." in html
     assert Account.objects.get(pk=account.pk).token_generation == 2
+
+
+def test_test_connection_uses_the_credential_delivery_uses_not_a_leftover_api_key(
+    crm, admin_client
+):
+    # An OAuth account that once had an API key keeps it in the row, though the form no
+    # longer shows it: Test connection, like delivery, must send the OAuth token.
+    account = oauth_account()
+    connect(admin_client, account)
+    Account.objects.filter(pk=account.pk).update(api_key="KeapAK-leftover-revoked-key")
+    html = admin_client.post(
+        f"/admin/integrations/account/{account.pk}/test-connection/", follow=True
+    ).content.decode()
+    # The leftover key is not a valid one: sending it would be "authentication rejected".
+    assert "Connected to Keap." in html
 
 
 def test_test_connection_reports_the_precise_failure(crm, admin_client):

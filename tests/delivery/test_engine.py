@@ -163,7 +163,7 @@ def test_a_lead_without_email_or_phone_is_skipped_without_a_request(create_step)
         delivery_attempt(delivery_id=delivery.pk)
         assert len(mocked.calls) == 0
     delivery.refresh_from_db()
-    assert (delivery.outcome, delivery.reason) == ("skip", "no email or phone")
+    assert (delivery.outcome, delivery.reason) == ("skip", "email or phone required")
 
 
 @pytest.mark.django_db

@@ -51,7 +51,8 @@ def faults(live_server, **fault):
 
 def test_a_lead_with_all_17_standard_fields_arrives_with_every_one(live_server):
     flow, _, key = flow_with_step(
-        tag_ids=[100, 101], sequences=[{"campaign_id": 45, "sequence_id": 1}]
+        tags=[100, 101],
+        campaigns=[{"kind": "keap_sequence", "item_id": "45", "sequence_id": "1"}],
     )
     response = post_lead(live_server, flow, key, FULL_LEAD, wait=20)
     assert response.status_code == 200, response.text

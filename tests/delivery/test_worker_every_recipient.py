@@ -41,7 +41,9 @@ def sandbox_contact(live_server, crm):
 
 def test_keap_xmlrpc_gets_every_standard_field_under_its_legacy_names(live_server):
     flow, _, key = flow_with_step(
-        recipient="keap_xmlrpc", tag_ids=[100], sequences=[{"campaign_id": 200}]
+        recipient="keap_xmlrpc",
+        tags=[100],
+        campaigns=[{"kind": "followup_sequence", "item_id": "200"}],
     )
     step = deliver(live_server, flow, key)
     contact = sandbox_contact(live_server, "keap")
@@ -67,7 +69,7 @@ def test_keap_xmlrpc_gets_every_standard_field_under_its_legacy_names(live_serve
 
 def test_highlevel_gets_every_field_it_keeps(live_server):
     flow, _, key = flow_with_step(
-        account=highlevel_account(), recipient="highlevel", tag_ids=["new-lead"]
+        account=highlevel_account(), recipient="highlevel", tags=["new-lead"]
     )
     step = deliver(live_server, flow, key)
     contact = sandbox_contact(live_server, "highlevel")

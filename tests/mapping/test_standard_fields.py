@@ -57,7 +57,7 @@ def test_dates_of_birth_are_read_in_common_formats(dob):
     "fields, reason",
     [
         ({"email": "not-an-email"}, "invalid email"),
-        ({"first_name": "Ann"}, "no email or phone"),
+        ({"first_name": "Ann"}, "email or phone required"),
         ({"email": "a@b.co", "dob": "someday"}, "invalid date of birth"),
     ],
 )

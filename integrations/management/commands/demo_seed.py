@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from integrations.crm.registry import RECIPIENTS
+from integrations.health.demo import demo_history_seed
 from integrations.intake.keys import source_create
 from integrations.models import (
     Account,
@@ -27,7 +28,7 @@ DEMO_USER = "admin"
 DEMO_PASSWORD = "leadflow-demo"
 DEMO_KEY_FALLBACK = "lf_demo_key_change_me_0123456789abcdef"
 
-# (flow name, recipient, CRM, tags, sequences, options)
+# (flow name, recipient, CRM, tags, sequences, options, (source, target) mappings)
 DEMO_FLOWS: list[tuple[Any, ...]] = [
     (
         "Web leads → Keap REST",
@@ -36,6 +37,7 @@ DEMO_FLOWS: list[tuple[Any, ...]] = [
         [100, 101],
         [{"campaign_id": 45, "sequence_id": 1}],
         {},
+        [("lead_score", "custom:7")],
     ),
     (
         "Web leads → Keap XML-RPC",
@@ -44,6 +46,7 @@ DEMO_FLOWS: list[tuple[Any, ...]] = [
         [100],
         [{"campaign_id": 200}],
         {},
+        [],
     ),
     (
         "Web leads → HighLevel",
@@ -52,6 +55,7 @@ DEMO_FLOWS: list[tuple[Any, ...]] = [
         ["new-lead", "website"],
         [],
         {},
+        [],
     ),
 ]
 
@@ -63,8 +67,8 @@ class Command(BaseCommand):
         self._user()
         accounts = self._accounts()
         key = settings.DEMO_API_KEY or DEMO_KEY_FALLBACK
-        lines = []
-        for name, recipient, crm, tags, sequences, opts in DEMO_FLOWS:
+        lines, steps = [], []
+        for name, recipient, crm, tags, sequences, opts, mappings in DEMO_FLOWS:
             if recipient not in RECIPIENTS:
                 continue  # that CRM client is not installed in this build
             flow, _ = Flow.objects.get_or_create(name=name)
@@ -80,9 +84,11 @@ class Command(BaseCommand):
                     "options": opts,
                 },
             )
-            if not step.mappings.exists() and recipient == Recipient.KEAP_REST:
-                FieldMapping.objects.create(step=step, source="lead_score", target="custom:7")
+            if not step.mappings.exists():
+                for source, target in mappings:
+                    FieldMapping.objects.create(step=step, source=source, target=target)
             self._source(flow, key)
+            steps.append(step)
             lines.append(f"  {flow.name}: {settings.PUBLIC_BASE_URL}{flow.intake_path}")
         first_flow = Flow.objects.order_by("pk")[0]
         self.stdout.write(
@@ -95,6 +101,9 @@ class Command(BaseCommand):
             '-d \'{"first_name":"Ann","last_name":"Lee","email":"ann@example.com"}\' '
             f"{settings.PUBLIC_BASE_URL}{first_flow.intake_path}?wait=10\n"
         )
+        history = demo_history_seed(steps=steps)
+        if history:
+            self.stdout.write(f"Demo history: {history} deliveries over 3 weeks (demo data).")
         self.stdout.write(f"Demo ready: {len(lines)} flows.")
 
     def _user(self) -> None:
@@ -121,7 +130,7 @@ class Command(BaseCommand):
             CrmKind.KEAP: ("Demo Keap", keap_key, ""),
             CrmKind.HIGHLEVEL: ("Demo HighLevel", hl_token, hl_location),
         }
-        accounts: dict[str, Account] = {}
+        accounts = {}
         for crm, (name, secret, external_id) in specs.items():
             account, _ = Account.objects.get_or_create(
                 name=name, crm=crm, defaults={"auth_type": AuthType.API_KEY}

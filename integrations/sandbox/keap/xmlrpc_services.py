@@ -206,6 +206,19 @@ _TABLES = {
             for t in seed.TAGS.values()
         ],  # fmt: skip
     ),
+    # Legacy follow-up sequences (ContactService.addToCampaign) and action sets
+    # (runActionSequence), as Keap's table schema names their columns.
+    "Campaign": (
+        ("Id", "Name", "Status"),
+        lambda: [
+            {"Id": s.id, "Name": s.name, "Status": "Active"}
+            for s in seed.FOLLOWUP_SEQUENCES.values()
+        ],
+    ),
+    "ActionSequence": (
+        ("Id", "TemplateName", "VisibleToTheseUsers"),
+        lambda: [{"Id": k, "TemplateName": v[0]} for k, v in seed.ACTION_SETS.items()],
+    ),
 }
 
 

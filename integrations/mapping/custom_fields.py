@@ -1,0 +1,143 @@
+"""Custom field values checked against the field's type from the account's catalogue.
+
+Keap's contact model names its types (field_type: "WholeNumber", "Currency", "YesNo",
+"Dropdown", ...; https://developer.keap.com/docs/rest/#tag/Contact/operation/retrieveContactModelUsingGET),
+HighLevel its dataType ("NUMERICAL", "MONETORY", "CHECKBOX", "SINGLE_OPTIONS", ...;
+https://highlevel.stoplight.io/docs/integrations/ custom fields "Get Custom Fields").
+A value is converted to what the field holds (a whole number, a date as ISO, ...)
+or reported with a message; the mapping's on-invalid choice decides what happens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .values import as_text, parse_bool, parse_date, parse_number
+
+Kind = Literal["whole_number", "decimal", "currency", "date", "yes_no", "dropdown", "text"]
+
+_KINDS: dict[str, Kind] = {
+    # Keap REST contact model field_type
+    "wholenumber": "whole_number",
+    "year": "whole_number",
+    "decimalnumber": "decimal",
+    "percent": "decimal",
+    "currency": "currency",
+    "date": "date",
+    "datetime": "date",
+    "yesno": "yes_no",
+    "dropdown": "dropdown",
+    "radio": "dropdown",
+    "text": "text",
+    "textarea": "text",
+    # HighLevel dataType
+    "numerical": "decimal",
+    "float": "decimal",
+    "monetory": "currency",
+    "monetary": "currency",
+    "single_options": "dropdown",
+    "large_text": "text",
+}
+# Text limits where the vendor documents one (Keap "Text" is a 255-character field).
+_TEXT_LIMITS = {"text": 255, "textarea": 65_535, "large_text": 65_535}
+_DEFAULT_TEXT_LIMIT = 65_535
+
+
+@dataclass(frozen=True)
+class CustomFieldSpec:
+    id: str
+    name: str
+    kind: Kind | None  # None: a type this module does not check (sent as text)
+    options: tuple[str, ...] = ()
+    max_length: int = _DEFAULT_TEXT_LIMIT
+
+
+def custom_field_specs(catalogue: Mapping[str, Any]) -> dict[str, CustomFieldSpec]:
+    """The catalogue's custom fields by the ids a mapping names them with: the id
+    (Keap REST, HighLevel) and, for Keap XML-RPC, `_` + the field's database name."""
+    specs: dict[str, CustomFieldSpec] = {}
+    items = catalogue.get("custom_fields") if isinstance(catalogue, Mapping) else None
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, Mapping) or as_text(item.get("id")) == "":
+            continue
+        raw_type = as_text(item.get("type")).casefold()
+        spec = CustomFieldSpec(
+            id=as_text(item.get("id")),
+            name=as_text(item.get("name")),
+            kind=_KINDS.get(raw_type),
+            options=_options(item.get("options")),
+            max_length=_TEXT_LIMITS.get(raw_type, _DEFAULT_TEXT_LIMIT),
+        )
+        specs[spec.id] = spec
+        field_name = as_text(item.get("field_name"))
+        if field_name:
+            specs[f"_{field_name}"] = spec
+    return specs
+
+
+def _options(raw: Any) -> tuple[str, ...]:
+    if not isinstance(raw, list):
+        return ()
+    options = []
+    for option in raw:
+        if isinstance(option, Mapping):
+            option = option.get("label", option.get("name", option.get("value")))
+        text = as_text(option)
+        if text:
+            options.append(text)
+    return tuple(options)
+
+
+def custom_value_check(spec: CustomFieldSpec, value: Any) -> tuple[Any, str]:
+    """(value converted for the field, "") or (value as received, the problem)."""
+    label = spec.name or spec.id
+    if spec.kind == "whole_number":
+        number = parse_number(value)
+        if number is None or not number.is_integer() or abs(number) >= 10**18:
+            return value, f"{label} needs a whole number"
+        return int(number), ""
+    if spec.kind in ("decimal", "currency"):
+        number = parse_number(value)
+        if number is None:
+            return value, f"{label} needs a number"
+        if spec.kind == "currency":
+            number = round(number, 2)
+        return (int(number) if number.is_integer() else number), ""
+    if spec.kind == "date":
+        day = parse_date(value)
+        if day is None:
+            return value, f"{label} needs a date"
+        return day.isoformat(), ""
+    if spec.kind == "yes_no":
+        flag = parse_bool(value)
+        if flag is None:
+            return value, f"{label} needs yes or no"
+        return flag, ""
+    text = as_text(value) if not isinstance(value, list) else ", ".join(map(as_text, value))
+    if spec.kind == "dropdown" and spec.options:
+        for option in spec.options:
+            if option.casefold() == text.casefold():
+                return option, ""
+        shown = ", ".join(spec.options[:10])
+        return value, f"{label} needs one of its options ({shown})"
+    if len(text) > spec.max_length:
+        return value, f"{label} holds at most {spec.max_length} characters"
+    return text, ""
+
+
+def custom_mapping_check(*, target: str, constant: Any, catalogue: Mapping[str, Any]) -> list[str]:
+    """Save-time check of a custom-field mapping: the field is in the catalogue, and a
+    constant value fits its type. For the admin form and the studio."""
+    field_id = target.removeprefix("custom:")
+    specs = custom_field_specs(catalogue)
+    spec = specs.get(field_id)
+    if spec is None:
+        if not specs:
+            return []  # no catalogue yet: nothing to check against
+        return [f"custom field {field_id!r} is not in the account's catalogue"]
+    if constant is None:
+        return []
+    _, problem = custom_value_check(spec, constant)
+    return [problem] if problem else []

@@ -1,0 +1,326 @@
+"""The mapper: one lead's context through one step's configuration -> what to send.
+
+    step_map(config=StepConfig, context=lead_context(...)) -> MappedStep
+
+The delivery engine and the studio's preview both call it. Pure and total: it never
+raises for any lead (an invalid value is sent as received, dropped, or skips the
+step, as the mapping says), and it makes no I/O.
+
+Order: step criteria -> the standard fields (minus those switched off) -> each
+mapping whose rule holds (overriding a standard field, or setting a custom or
+CRM-native field) -> normalisation (email, phones to E.164, state to ISO 3166-2,
+postal code, date of birth, a full name split) -> "email or phone required" ->
+tags and campaigns whose rules hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from integrations.crm.base import ContactData, StepPlan
+
+from .contact_values import (
+    birthday_normalise,
+    email_normalise,
+    name_split,
+    phone_normalise,
+    postal_code_normalise,
+)
+from .context import context_value
+from .custom_fields import custom_value_check
+from .places import place_from_lead
+from .rules import RuleSet, RuleTrace, rules_evaluate, rules_explain
+from .step_config import EXTRA_STANDARD, STANDARD_FIELDS, MappingConfig, StepConfig, preserve_key
+from .templates import TemplateError, template_scope
+from .values import as_text, is_blank
+
+_STANDARD_NAMES = (*STANDARD_FIELDS, *EXTRA_STANDARD)
+# Without a mapping saying otherwise: what an invalid standard value does.
+_DEFAULT_ON_INVALID = {"email": "skip", "dob": "skip"}
+_SKIP_REASONS = {"email": "invalid email", "dob": "invalid date of birth"}
+CRITERIA_NOT_MET = "step criteria not met"
+EMAIL_OR_PHONE_REQUIRED = "email or phone required"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether a tag or campaign applies to this lead, and the rule that decided."""
+
+    kind: str  # "tag" or a CampaignKind value
+    action: str
+    item_id: str
+    name: str
+    applies: bool
+    rule: RuleTrace | None = None  # None: no rule (always), or not explained
+    sequence_id: str = ""  # Keap REST campaign sequences
+
+
+@dataclass(frozen=True)
+class MappedStep:
+    contact: ContactData | None  # None when skipped
+    plan: StepPlan | None
+    decisions: tuple[Decision, ...] = ()
+    messages: tuple[str, ...] = ()  # validation messages (no lead data in them)
+    skip_reason: str = ""  # a fixed, countable phrase
+    criteria: RuleTrace | None = None
+
+    @property
+    def skipped(self) -> bool:
+        return bool(self.skip_reason)
+
+
+class _Skip(Exception):
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+@dataclass
+class _Work:
+    config: StepConfig
+    context: Mapping[str, Any]
+    lead: Mapping[str, Any]
+    values: dict[str, Any]
+    on_invalid: dict[str, str] = field(default_factory=lambda: dict(_DEFAULT_ON_INVALID))
+    front_phones: list[Any] = field(default_factory=list)
+    attributes: dict[str, Any] = field(default_factory=dict)
+    custom: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    preserve: set[str] = field(default_factory=set)
+    messages: list[str] = field(default_factory=list)
+    scope: dict[str, Any] | None = None
+
+    def invalid(self, policy: str, label: str, problem: str, reason: str) -> bool:
+        """Apply an on-invalid policy. True: send the value as received."""
+        if policy == "skip":
+            self.messages.append(f"{label}: {problem}; the step is skipped")
+            raise _Skip(reason)
+        if policy == "drop":
+            self.messages.append(f"{label}: {problem}; left out")
+            return False
+        self.messages.append(f"{label}: {problem}; sent as received")
+        return True
+
+
+def step_map(
+    *, config: StepConfig, context: Mapping[str, Any], explain: bool = False
+) -> MappedStep:
+    """Map one lead for one step. Never raises; `explain` adds rule traces (previews)."""
+    criteria = rules_explain(config.criteria, context) if explain else None
+    met = criteria.matched if criteria is not None else rules_evaluate(config.criteria, context)
+    messages = [f"configuration: {p}" for p in config.problems]
+    if not met:
+        return MappedStep(None, None, (), tuple(messages), CRITERIA_NOT_MET, criteria)
+    lead = context.get("lead")
+    lead = lead if isinstance(lead, Mapping) else {}
+    work = _Work(config, context, lead, _standard_values(config, lead), messages=messages)
+    try:
+        for mapping in config.mappings:
+            _apply(work, mapping)
+        contact = _contact(work)
+    except _Skip as skip:
+        return MappedStep(None, None, (), tuple(work.messages), skip.reason, criteria)
+    decisions = tuple(_decide(config, context, explain))
+    plan = _plan(config, decisions, frozenset(work.preserve))
+    return MappedStep(contact, plan, decisions, tuple(work.messages), "", criteria)
+
+
+def _standard_values(config: StepConfig, lead: Mapping[str, Any]) -> dict[str, Any]:
+    values = {n: lead.get(n) for n in _STANDARD_NAMES if n not in config.standard_off}
+    if is_blank(values.get("first_name")) and is_blank(values.get("last_name")):
+        full = lead.get("full_name") or lead.get("name")
+        if isinstance(full, str) and full.strip():
+            parts = name_split(full)
+            for name, part in zip(
+                ("first_name", "middle_name", "last_name", "suffix"), parts, strict=True
+            ):
+                if part and name not in config.standard_off and is_blank(values.get(name)):
+                    values[name] = part
+    return values
+
+
+def _value(work: _Work, mapping: MappingConfig) -> Any:
+    """The mapping's value; raises TemplateError when a template cannot render."""
+    if mapping.kind == "constant":
+        return mapping.source
+    if mapping.kind == "template":
+        if mapping.template is None:
+            raise TemplateError(mapping.problem or "the template does not compile")
+        if work.scope is None:
+            work.scope = template_scope(work.context, work.config.catalogue)
+        return mapping.template.render_scope(work.scope)
+    found = context_value(work.lead, mapping.path)
+    return context_value(work.context, mapping.source) if found is None else found
+
+
+def _apply(work: _Work, mapping: MappingConfig) -> None:
+    if not mapping.rules.is_empty and not rules_evaluate(mapping.rules, work.context):
+        return
+    label = mapping.target
+    try:
+        value = _value(work, mapping)
+    except TemplateError as exc:
+        work.invalid(mapping.on_invalid, label, exc.message, f"invalid value for {label}")
+        return  # a template that failed has nothing to send "as received"
+    if is_blank(value):
+        return
+    kind, name = mapping.slot
+    if mapping.keep_existing:
+        work.preserve.add(preserve_key(mapping.slot))
+    if kind == "standard":
+        work.values[name] = value
+        work.on_invalid[name] = mapping.on_invalid
+    elif kind == "phones":
+        work.front_phones.append(value)
+        work.on_invalid["phones"] = mapping.on_invalid
+    elif kind == "attribute":
+        work.attributes[name] = as_text(value)
+    elif kind == "custom":
+        spec = work.config.custom_fields.get(name)
+        if spec is not None:
+            converted, problem = custom_value_check(spec, value)
+            if problem and not work.invalid(
+                mapping.on_invalid, label, problem, f"invalid value for {label}"
+            ):
+                return
+            value = value if problem else converted
+        work.custom[name] = value
+    else:
+        work.extra[name] = value
+
+
+def _text(values: Mapping[str, Any], name: str) -> str:
+    value = values.get(name)
+    return "" if isinstance(value, dict | list) else as_text(value)[:10_000]
+
+
+def _contact(work: _Work) -> ContactData:
+    values, config = work.values, work.config
+    place = place_from_lead(
+        state=_text(values, "state")[:100],
+        country_value=_text(values, "country")[:100] or config.phone_region,
+    )
+    region = place.country_alpha2 or config.phone_region
+    contact = ContactData(
+        first_name=_text(values, "first_name"),
+        middle_name=_text(values, "middle_name"),
+        last_name=_text(values, "last_name"),
+        suffix=_text(values, "suffix"),
+        address_line1=_text(values, "address_1"),
+        address_line2=_text(values, "address_2"),
+        city=_text(values, "city"),
+        region_code=place.region_code,
+        region_name=place.region_name,
+        country_alpha2=place.country_alpha2,
+        country_alpha3=place.country_alpha3,
+        website=_text(values, "website"),
+        notes=_text(values, "comments"),
+        job_title=_text(values, "title"),
+        company=_text(values, "company"),
+    )
+    email = _text(values, "email")
+    if email:
+        normalised = email_normalise(email)
+        if normalised.valid or _keep(work, "email", "not a valid email", normalised):
+            contact.email = normalised.value
+    postal = _text(values, "postal_code")
+    if postal:
+        normalised = postal_code_normalise(postal, place.country_alpha2 or config.phone_region)
+        if normalised.valid or _keep(work, "postal_code", "not a valid postal code", normalised):
+            contact.postal_code = normalised.value
+    dob = values.get("dob")
+    if not is_blank(dob):
+        normalised = birthday_normalise(dob)
+        if normalised.valid:
+            contact.birthday = normalised.value
+        else:
+            _keep(work, "dob", "not a date", normalised)  # a date field cannot hold text
+    phones = [*work.front_phones, *(values.get(f"phone_{n}") for n in (1, 2, 3))]
+    for number, raw in enumerate(phones):
+        text = "" if isinstance(raw, dict | list) else as_text(raw)[:64]
+        if not text:
+            continue
+        normalised = phone_normalise(text, region)
+        name = (
+            "phones"
+            if number < len(work.front_phones)
+            else f"phone_{number - len(work.front_phones) + 1}"
+        )
+        if normalised.valid or _keep(work, name, "not a valid phone number", normalised):
+            contact.phones.append(normalised.value)
+    for name, value in work.attributes.items():
+        setattr(contact, name, value)
+    contact.custom_fields, contact.extra = work.custom, work.extra
+    if not contact.email and not contact.phones:
+        raise _Skip(EMAIL_OR_PHONE_REQUIRED)
+    return contact
+
+
+def _keep(work: _Work, name: str, problem: str, normalised: Any) -> bool:
+    policy = work.on_invalid.get(name, "send")
+    reason = _SKIP_REASONS.get(name, f"invalid value for {name}")
+    return work.invalid(policy, name, problem, reason)
+
+
+def _decide(config: StepConfig, context: Mapping[str, Any], explain: bool) -> list[Decision]:
+    decisions = []
+    for item in config.actions:
+        applies, trace = _holds(item.rules, context, explain)
+        if item.problem:
+            applies = False  # a rule that does not load never applies
+        decisions.append(
+            Decision(
+                item.kind, item.action, item.item_id, item.name, applies, trace, item.sequence_id
+            )
+        )
+    return decisions
+
+
+def _holds(
+    rules: RuleSet, context: Mapping[str, Any], explain: bool
+) -> tuple[bool, RuleTrace | None]:
+    if rules.is_empty:
+        return True, None
+    if explain:
+        trace = rules_explain(rules, context)
+        return trace.matched, trace
+    return rules_evaluate(rules, context), None
+
+
+_OPTION_KEYS = {
+    ("tag", "remove"): "remove_tag_ids",
+    ("followup_sequence", "pause"): "pause_sequence_ids",
+    ("followup_sequence", "resume"): "resume_sequence_ids",
+    ("followup_sequence", "remove"): "remove_sequence_ids",
+    ("action_set", "start"): "action_set_ids",
+    ("highlevel_workflow", "start"): "workflow_ids",
+}
+
+
+def _plan(
+    config: StepConfig, decisions: tuple[Decision, ...], preserve: frozenset[str]
+) -> StepPlan:
+    tags: list[str] = []
+    sequences: list[dict[str, Any]] = []
+    options: dict[str, Any] = dict(config.options)
+    for d in decisions:
+        if not d.applies or not d.item_id:
+            continue
+        if d.kind == "tag" and d.action == "apply":
+            tags.append(d.item_id)
+        elif d.kind == "keap_sequence":
+            sequences.append({"campaign_id": d.item_id, "sequence_id": d.sequence_id})
+        elif d.action == "start" and d.kind in ("followup_sequence", "highlevel_campaign"):
+            sequences.append({"campaign_id": d.item_id})
+        elif (d.kind, d.action) in _OPTION_KEYS:
+            options.setdefault(_OPTION_KEYS[(d.kind, d.action)], []).append(d.item_id)
+    return StepPlan(
+        action=config.action,
+        duplicate_match=config.duplicate_match,
+        address_type=config.address_type,
+        tag_ids=tuple(dict.fromkeys(tags)),
+        sequences=tuple(sequences),
+        options=options,
+        preserve_fields=preserve,
+    )

@@ -1,0 +1,200 @@
+"""Reading values the way marketers write them: numbers given as strings, dates in
+the common formats, booleans as yes/no, and format checks (email, phone, date,
+postal code). Pure functions, no I/O; shared by rules, templates and normalisers.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from typing import Any
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
+
+# The date formats HighLevel accepts for dateOfBirth (CreateContactDto, "Supported
+# formats"), then the common written ones. Day-first formats are left out: 03/04/2000
+# is read the US way, as HighLevel does.
+DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%m/%d/%Y",
+    "%m-%d-%Y",
+    "%Y.%m.%d",
+    "%m.%d.%Y",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%b %d %Y",
+    "%B %d %Y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%Y%m%d",
+)
+FORMATS = ("email", "phone", "date", "postal_code")
+
+_NUMBER = re.compile(r"^[+-]?\$?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][+-]?\d+)?$")
+_TRUE = frozenset({"true", "yes", "y", "1", "on", "t", "checked"})
+_FALSE = frozenset({"false", "no", "n", "0", "off", "f", "unchecked"})
+_MAX_PARSE = 64  # longer text is never a number or a date: don't spend time on it
+_email_validator = EmailValidator()
+
+# Postal code shapes by country (alpha-2); other countries: 2-10 letters/digits.
+_POSTAL = {
+    "US": re.compile(r"^\d{5}(?:-\d{4})?$"),
+    "CA": re.compile(r"^[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z] ?\d[ABCEGHJ-NPRSTV-Z]\d$", re.I),
+    "GB": re.compile(r"^[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}$", re.I),
+    "AU": re.compile(r"^\d{4}$"),
+    "DE": re.compile(r"^\d{5}$"),
+    "FR": re.compile(r"^\d{5}$"),
+    "MX": re.compile(r"^\d{5}$"),
+}
+_POSTAL_ANY = re.compile(r"^[A-Z0-9][A-Z0-9 -]{0,8}[A-Z0-9]$", re.I)
+
+
+def is_blank(value: Any) -> bool:
+    """None, an empty or whitespace-only string, an empty list or object."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, list | tuple | dict | set | frozenset):
+        return not value
+    return False
+
+
+def as_text(value: Any) -> str:
+    """A scalar as text ("" for None; booleans as true/false). Lists/objects: ""."""
+    if value is None or isinstance(value, list | tuple | dict | set):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def parse_number(value: Any) -> float | None:
+    """A number, or a string that is one ("80", " 1,200.50 ", "$12"); else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond float range
+            return None
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text or len(text) > _MAX_PARSE or not _NUMBER.match(text):
+            return None
+        try:
+            number = float(text.replace(",", "").replace("$", ""))
+        except (ValueError, OverflowError):
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None
+
+
+@lru_cache(maxsize=4096)
+def _parse_date_text(text: str) -> date | None:
+    for fmt in DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def parse_date(value: Any) -> date | None:
+    """A calendar date in any common format (an ISO date-time keeps its date)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not text or len(text) > _MAX_PARSE:
+        return None
+    if len(text) > 10 and text[4:5] == "-" and text[10:11] in ("T", " "):
+        text = text[:10]  # 2024-01-05T10:00:00Z
+    return _parse_date_text(text)
+
+
+def parse_moment(value: Any) -> datetime | None:
+    """A point in time, naive UTC: ISO date-times keep their time, plain dates are
+    midnight. For comparisons ("received before 2024-06-01")."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and 10 < len(value.strip()) <= _MAX_PARSE:
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            day = parse_date(value)
+            return None if day is None else datetime(day.year, day.month, day.day)
+    else:
+        day = parse_date(value)
+        return None if day is None else datetime(day.year, day.month, day.day)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def parse_bool(value: Any) -> bool | None:
+    """True/False for yes/no-like values, None when the value says neither."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return None if value not in (0, 1) else bool(value)
+    if isinstance(value, str):
+        folded = value.strip().casefold()
+        if folded in _TRUE:
+            return True
+        if folded in _FALSE:
+            return False
+    return None
+
+
+def is_email(value: Any) -> bool:
+    text = as_text(value)
+    if not text or len(text) > 254:
+        return False
+    try:
+        _email_validator(text)
+    except ValidationError:
+        return False
+    return True
+
+
+def parse_phone(value: Any, region: str = "US") -> phonenumbers.PhoneNumber | None:
+    """A valid phone number (E.164-able) or None."""
+    text = as_text(value)
+    if not text or len(text) > _MAX_PARSE:
+        return None
+    try:
+        parsed = phonenumbers.parse(text, region or "US")
+    except phonenumbers.NumberParseException:
+        return None
+    return parsed if phonenumbers.is_valid_number(parsed) else None
+
+
+def is_postal_code(value: Any, country_alpha2: str = "US") -> bool:
+    text = as_text(value)
+    pattern = _POSTAL.get((country_alpha2 or "US").upper(), _POSTAL_ANY)
+    return bool(text) and bool(pattern.match(text))
+
+
+def is_valid(value: Any, fmt: str, *, region: str = "US") -> bool:
+    """Whether `value` is a valid `fmt` (one of FORMATS). Blank is never valid."""
+    if fmt == "email":
+        return is_email(value)
+    if fmt == "phone":
+        return parse_phone(value, region) is not None
+    if fmt == "date":
+        return parse_date(value) is not None
+    if fmt == "postal_code":
+        return is_postal_code(value, region)
+    raise ValueError(f"unknown format {fmt!r}")

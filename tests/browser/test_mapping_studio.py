@@ -1,0 +1,153 @@
+"""A marketer builds a step in the browser — a custom field and a tag picked by name, a
+rule "score ≥ 80 → tag Hot Lead" — previews a sample, sends test leads, and the
+sandbox contact has what the step said; Check step flags an id the catalogue lacks; a
+flow exported from one account imports into another with its ids re-matched by name.
+
+Screenshots go to a temporary directory (STUDIO_SCREENSHOTS to keep them elsewhere)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import requests
+
+from integrations.accounts.catalogue import account_connection_test
+from integrations.models import Account, Flow, Recipient, TagRule
+from tests.browser.test_connect_in_browser import log_in
+from tests.factories import flow_with_step, keap_account, keap_catalogue
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def shots(tmp_path):
+    folder = Path(os.environ.get("STUDIO_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def shoot(page, name: str) -> None:
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+    return shoot
+
+
+def sandbox_contact(live_server, email: str) -> dict:
+    answer = requests.get(
+        f"{live_server.url}/sandbox/keap/_control/contacts", params={"email": email}, timeout=10
+    )
+    contacts = answer.json()["contacts"]
+    assert len(contacts) == 1, contacts
+    return contacts[0]
+
+
+def set_rule_row(page, prefix: str, field: str, operator: str, value: str) -> None:
+    page.fill(f"input[name='{prefix}__field_0']", field)
+    page.select_option(f"select[name='{prefix}__op_0']", operator)
+    page.fill(f"input[name='{prefix}__value_0']", value)
+
+
+def test_a_marketer_builds_previews_and_tests_a_step(crm, page, shots):
+    account = keap_account(name="Sandbox Keap")
+    assert account_connection_test(account_id=account.pk).ok
+    flow, step, _ = flow_with_step(account=account, recipient=Recipient.KEAP_REST)
+    log_in(page, crm)
+
+    page.goto(f"{crm.url}/admin/integrations/step/{step.pk}/change/")
+    page.wait_for_selector("text=Pickers list the catalogue of")
+    # A custom field by name: the lead's score into Keap's "Lead Score".
+    page.select_option("select[name='mappings-0-target']", label="Lead Score (whole number)")
+    page.select_option("select[name='mappings-0-value_kind']", "field")
+    page.fill("input[name='mappings-0-source']", "score")
+    # A tag by name, gated by a rule row: score ≥ 80.
+    page.click("#tag_rules-group .add-row a")
+    page.select_option("select[name='tag_rules-0-tag_id']", label="Hot Lead")
+    set_rule_row(page, "tag_rules-0-rules", "lead.score", "gte", "80")
+    # The owner, picked by name, kept on existing contacts.
+    page.select_option("select[name='manual__owner_id']", label="Sam Sales")
+    page.check("input[name='manual_keep__owner_id']")
+    shots(page, "1-step-editor")
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".messagelist .success")
+    shots(page, "2-step-saved")
+    rule = TagRule.objects.get(step=step)
+    assert (rule.tag_id, rule.name) == ("103", "Hot Lead")
+
+    # Preview a sample: the exact body, and which rule decided the tag.
+    page.click("a.step-preview")
+    page.fill("textarea[name=sample]", "first_name: Pre\nemail: pre.view@example.com\nscore: 91")
+    page.click("input[name=_preview]")
+    page.wait_for_selector("#preview-result")
+    shots(page, "3-preview")
+    result = page.inner_text("#preview-result")
+    assert "PUT" in result and "/rest/v1/contacts" in result
+    assert '"custom_fields"' in result and '"content": "91"' in result.replace("91,", "91")
+    assert '"owner_id": 2' in result
+    assert "POST" in result and '"tagIds"' in result and "103" in result
+    assert "lead.score is greater than or equal to '80' (is '91'): yes" in result
+    assert not requests.get(
+        f"{crm.url}/sandbox/keap/_control/contacts",
+        params={"email": "pre.view@example.com"},
+        timeout=10,
+    ).json()["contacts"]  # a preview sends nothing
+
+    # Send test leads for real: score 91 gets the tag, score 50 does not.
+    for email, score in (("hot@example.com", "91"), ("cold@example.com", "50")):
+        page.fill("textarea[name=sample]", f"first_name: T\nemail: {email}\nscore: {score}")
+        page.click("input[name=_send]")
+        page.wait_for_selector("#test-lead-result")
+        assert page.inner_text(".test-outcome") == "success"
+    shots(page, "4-test-lead")
+    hot, cold = sandbox_contact(crm, "hot@example.com"), sandbox_contact(crm, "cold@example.com")
+    assert 103 in hot["tag_ids"] and 103 not in cold["tag_ids"]
+    assert {"id": 7, "content": 91} in hot["custom_fields"]
+    assert hot["owner_id"] == 2
+
+
+def test_check_step_flags_an_id_the_catalogue_lacks(crm, page, shots):
+    account = keap_account(name="Sandbox Keap", catalogue=keap_catalogue())
+    _, step, _ = flow_with_step(account=account)
+    TagRule.objects.create(step=step, tag_id="4242", name="Deleted tag")
+    log_in(page, crm)
+    page.goto(f"{crm.url}/admin/integrations/step/{step.pk}/change/")
+    page.click("button.step-check")
+    page.wait_for_selector(".messagelist")
+    shots(page, "5-check-step")
+    assert "tags id 4242 is not in the account's catalogue" in page.inner_text(".messagelist")
+
+
+def test_an_exported_flow_imports_against_another_catalogue(crm, page, shots, tmp_path):
+    source = keap_account(name="Prod Keap", catalogue=keap_catalogue())
+    flow, step, _ = flow_with_step(account=source, flow_name="Web leads")
+    TagRule.objects.create(step=step, tag_id="103", name="Hot Lead")
+    TagRule.objects.create(step=step, tag_id="101", name="Website Inquiry")
+    keap_account(
+        name="Other Keap",
+        catalogue=keap_catalogue(tags=[{"id": 903, "name": "Hot Lead"}]),
+    )
+    log_in(page, crm)
+    page.goto(f"{crm.url}/admin/integrations/flow/{flow.pk}/change/")
+    with page.expect_download() as download:
+        page.click("a.flow-export")
+    exported = tmp_path / "flow.json"
+    download.value.save_as(exported)
+    assert json.loads(exported.read_text())["flow"]["name"] == "Web leads"
+
+    page.goto(f"{crm.url}/admin/integrations/flow/")
+    page.click("a.flow-import")
+    page.set_input_files("input[name=file]", str(exported))
+    page.select_option(
+        "select[name=account_keap]", label=str(Account.objects.get(name="Other Keap"))
+    )
+    page.click("input[name=_check]")
+    page.wait_for_selector("#import-plan")
+    shots(page, "6-import-check")
+    assert "Website Inquiry" in page.inner_text(".import-unmatched")
+    assert "Hot Lead — id 103 → 903" in page.inner_text(".import-matched")
+    assert Flow.objects.count() == 1  # nothing saved yet
+    page.click("input[name=_import]")
+    page.wait_for_selector(".messagelist .success")
+    shots(page, "7-imported")
+    imported = Flow.objects.exclude(pk=flow.pk).get()
+    assert [t.tag_id for t in imported.steps.get().tag_rules.all()] == ["903"]
