@@ -1,10 +1,12 @@
 from .accounts import Account, AccountStatus, AuthType, CrmKind
+from .audit import AuditAction, AuditEntry
 from .deliveries import Attempt, Delivery, DeliveryStatus, Outcome
 from .flows import (
     RECIPIENT_CRM,
     Action,
     DuplicateMatch,
     FieldMapping,
+    FilterAction,
     Flow,
     OnError,
     OnExisting,
@@ -24,6 +26,8 @@ from .health import (
     Threshold,
 )
 from .leads import Lead, LeadStatus, time_ordered_uuid
+from .ratelimits import RateLimitState
+from .replay import ItemState, LeadRevision, Replay, ReplayItem, ReplayKind, ReplayState
 from .step_actions import (
     CAMPAIGN_KIND_RECIPIENT,
     CampaignAction,
@@ -51,6 +55,8 @@ __all__ = [
     "Action",
     "AlertState",
     "Attempt",
+    "AuditAction",
+    "AuditEntry",
     "AuthType",
     "CrmKind",
     "DailyCounter",
@@ -58,13 +64,21 @@ __all__ = [
     "DeliveryStatus",
     "DuplicateMatch",
     "FieldMapping",
+    "FilterAction",
+    "ItemState",
     "Flow",
     "Lead",
+    "LeadRevision",
     "LeadStatus",
     "Metric",
     "OnError",
     "Outcome",
+    "RateLimitState",
     "Recipient",
+    "Replay",
+    "ReplayItem",
+    "ReplayKind",
+    "ReplayState",
     "Source",
     "Step",
     "StepKind",
