@@ -10,7 +10,7 @@ from integrations.secrets import EncryptedTextField
 
 # One member per CRM in the registry (KEAP = "keap", ...): a fourth CRM adds its
 # choice by its registry entry alone.
-CrmKind = models.TextChoices(  # type: ignore[misc]
+CrmKind = models.TextChoices(  # type: ignore[call-overload]
     "CrmKind", [(kind.upper(), (kind, label)) for kind, label in crm_choices()]
 )
 

@@ -12,6 +12,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -100,7 +101,7 @@ def replay_drive(*, replay_id: int, seconds: float) -> bool:
 
 def replays_resume() -> int:
     """Kick active replays whose tick chain stopped (a worker died between ticks)."""
-    stale = timezone.now() - timezone.timedelta(seconds=3 * settings.REPLAY_DRIVE_SECONDS)
+    stale = timezone.now() - timedelta(seconds=3 * settings.REPLAY_DRIVE_SECONDS)
     ids = list(
         Replay.objects.filter(
             state__in=[ReplayState.RUNNING, ReplayState.CANCELLING],
