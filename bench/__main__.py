@@ -17,6 +17,10 @@ from bench import Failed, Refused
 BENCHMARKS: dict[str, str] = {
     "intake": "bench.intake:run",
     "admin": "bench.admin:run",
+    "mapping": "bench.mapping:run",
+    "ratelimit": "bench.ratelimit:run",
+    "delivery": "bench.delivery:run",
+    "chaos": "bench.chaos:run",
     "replay": "bench.replay:run",
 }
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from integrations.accounts.services import accounts_release_held
 from integrations.accounts.tokens import accounts_refresh_expiring
 from integrations.delivery.engine import delivery_attempt
+from integrations.delivery.enqueue import deliveries_enqueue
 from integrations.delivery.sweeper import delivery_sweep
 from integrations.health.alerts import alerts_check
 from integrations.health.reconcile import counters_reconcile
@@ -26,8 +27,7 @@ def deliver_batch(delivery_ids: list[int]) -> None:
     """A batched wake-up (see integrations.delivery.enqueue): fan the batch out again so
     its deliveries run in parallel across workers, and work the first one here."""
     first, *rest = delivery_ids
-    for delivery_id in rest:
-        deliver.delay(delivery_id)
+    deliveries_enqueue(delivery_ids=rest)
     delivery_attempt(delivery_id=first)
 
 

@@ -15,10 +15,12 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# Local state of the embedded setup: the SQLite database, the filesystem broker, mail.
+VAR_DIR = Path(env.str("LEADFLOW_VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -137,6 +139,7 @@ LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/admin/"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/accounts/login/"
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))  # file backend
 
 # --- I18N / static ------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -171,16 +174,26 @@ X_FRAME_OPTIONS = "DENY"
 # --- Celery ---------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # Every file of the embedded broker lives under var/ (kombu would otherwise write its
+    # exchange table to ./control). A worker polls the folder only while its queue is
+    # empty, so a short interval costs little and keeps `make run` quick.
     _broker_dir = VAR_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
-        "polling_interval": 0.5,
+        "polling_interval": env.float("BROKER_POLLING_INTERVAL", default=0.05),
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # Socket timeouts bound every publish: a broker that hangs (not just one that is
+    # down) can delay a wake-up by seconds, never stall intake or a worker for good.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        "socket_timeout": 5,
+        "socket_connect_timeout": 2,
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -244,12 +257,44 @@ ADMINS = [
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="LeadFlow <leadflow@localhost>")
 
 # --- Delivery engine --------------------------------------------------------------------
-DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=6)
-DELIVERY_BACKOFF_BASE_SECONDS = env.float("DELIVERY_BACKOFF_BASE_SECONDS", default=5.0)
-DELIVERY_BACKOFF_MAX_SECONDS = env.float("DELIVERY_BACKOFF_MAX_SECONDS", default=900.0)
+# Waits before each retry after an error (integrations.delivery.retry): 8 attempts over
+# about a day, each wait ±20 %. A step may have its own schedule.
+DELIVERY_RETRY_SCHEDULE = env.str("DELIVERY_RETRY_SCHEDULE", default="1m,5m,15m,1h,3h,6h,12h")
+# A retry due within this many seconds gets a timed wake-up; later ones are found by the
+# sweeper when due (the schedule lives in the database, not in broker countdowns).
+DELIVERY_WAKEUP_MAX_COUNTDOWN_SECONDS = env.float(
+    "DELIVERY_WAKEUP_MAX_COUNTDOWN_SECONDS", default=60.0
+)
+# The sweeper re-sends a due delivery only when its last wake-up is older than this:
+# a wake-up merely waiting in a busy queue is not lost.
+DELIVERY_WAKEUP_LOST_AFTER_SECONDS = env.float("DELIVERY_WAKEUP_LOST_AFTER_SECONDS", default=120.0)
+# Auto-pause: an account (or a step) whose deliveries have only failed or errored for
+# this long is paused until someone presses Resume. 0 turns auto-pause off.
+DELIVERY_AUTOPAUSE_AFTER_SECONDS = env.float("DELIVERY_AUTOPAUSE_AFTER_SECONDS", default=3600.0)
 DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=120)
 # Deliveries committed within this window in one process share one wake-up message.
 DELIVERY_WAKEUP_WINDOW_SECONDS = env.float("DELIVERY_WAKEUP_WINDOW_SECONDS", default=0.02)
+
+# --- CRM rate limits (integrations.delivery.ratelimit) ----------------------------------
+# Shared by every worker. Redis when the broker is Redis (or RATELIMIT_REDIS_URL is set),
+# else the database (the embedded setup).
+RATELIMIT_REDIS_URL = env.str(
+    "RATELIMIT_REDIS_URL",
+    default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
+)
+RATELIMIT_KEY_PREFIX = env.str("RATELIMIT_KEY_PREFIX", default="leadflow:rl:")
+# A call whose slot is further away than this does not wait: its delivery is rescheduled.
+RATELIMIT_MAX_WAIT_SECONDS = env.float("RATELIMIT_MAX_WAIT_SECONDS", default=1.0)
+# Added to each rolling window, so the jitter between reserving a slot and the call
+# reaching the CRM never puts one call too many into the CRM's window.
+RATELIMIT_GUARD_SECONDS = env.float("RATELIMIT_GUARD_SECONDS", default=0.05)
+# After a 429 the rate halves (not below RATELIMIT_MIN_FACTOR) and grows back by this
+# share of the quota per second; without Retry-After the pause is BACKOFF / rate share.
+RATELIMIT_RECOVERY_PER_SECOND = env.float("RATELIMIT_RECOVERY_PER_SECOND", default=0.01)
+RATELIMIT_MIN_FACTOR = env.float("RATELIMIT_MIN_FACTOR", default=0.05)
+RATELIMIT_BACKOFF_SECONDS = env.float("RATELIMIT_BACKOFF_SECONDS", default=1.0)
+RATELIMIT_BACKOFF_MAX_SECONDS = env.float("RATELIMIT_BACKOFF_MAX_SECONDS", default=60.0)
+
 # Replays release deliveries every tick at this share of the account's rate (the rest
 # is headroom for live leads); see integrations/replay/pacing.py.
 REPLAY_RATE_SHARE = env.float("REPLAY_RATE_SHARE", default=0.8)

@@ -24,6 +24,20 @@ def _fresh_intake_memo():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Each test starts with no rate-limit history (the worker shares the same keys).
+    The database store is emptied with the test database; Redis keys are dropped here."""
+    from integrations.delivery import ratelimit_store
+
+    if settings.RATELIMIT_REDIS_URL:
+        client = ratelimit_store._redis()
+        keys = list(client.scan_iter(f"{settings.RATELIMIT_KEY_PREFIX}*"))
+        if keys:
+            client.delete(*keys)
+    ratelimit_store._seen_last.clear()
+
+
+@pytest.fixture(autouse=True)
 def _plain_static_files(settings):
     """Production uses whitenoise's manifest storage, which needs `collectstatic`;
     tests render pages without running it."""
@@ -72,6 +86,24 @@ def _worker_database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+def worker_mail_dir(tmp_path_factory) -> Path:
+    """Where the worker's emails land (Django's file backend), one file per message."""
+    return tmp_path_factory.getbasetemp() / "worker-mail"
+
+
+@pytest.fixture
+def worker_mail(celery_worker, tmp_path_factory):
+    """The text of every email the worker sends from now on (a callable)."""
+    folder = worker_mail_dir(tmp_path_factory)
+    before = set(folder.glob("*")) if folder.exists() else set()
+
+    def sent() -> list[str]:
+        files = set(folder.glob("*")) - before if folder.exists() else set()
+        return [f.read_text() for f in sorted(files)]
+
+    return sent
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker, live_server, tmp_path_factory):
     """A real `celery worker` process on the test database and the sandbox CRMs.
@@ -87,13 +119,16 @@ def celery_worker(django_db_setup, django_db_blocker, live_server, tmp_path_fact
         **os.environ,
         **sandbox_endpoints(live_server.url),
         "DATABASE_URL": db_url,
-        # Fast retries so retry paths finish within a test.
-        "DELIVERY_BACKOFF_BASE_SECONDS": "0.2",
-        "DELIVERY_BACKOFF_MAX_SECONDS": "1",
+        # Fast retries so retry paths finish within a test (6 attempts).
+        "DELIVERY_RETRY_SCHEDULE": "0.2s, 0.4s, 0.8s, 1s, 1s",
+        # The worker's rate-limiter keys: apart from any other run's.
+        "RATELIMIT_KEY_PREFIX": settings.RATELIMIT_KEY_PREFIX,
         "CRM_READ_TIMEOUT": "2",
         "DELIVERY_LEASE_SECONDS": "30",
     }
     app.control.purge()
+    env["EMAIL_BACKEND"] = "django.core.mail.backends.filebased.EmailBackend"
+    env["EMAIL_FILE_PATH"] = str(worker_mail_dir(tmp_path_factory))
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     hostname = f"test-worker-{os.getpid()}@localhost"
     with open(log, "wb") as out:

@@ -140,12 +140,12 @@ def keap_catalogue(**overrides) -> dict:
     catalogue = {
         "crm": "keap",
         "custom_fields": [
-            {"id": 7, "name": "Lead Score", "key": "LeadScore", "type": "WholeNumber"},
-            {"id": 8, "name": "UTM Campaign", "key": "UtmCampaign", "type": "Text"},
+            {"id": 7, "name": "Lead Score", "field_name": "LeadScore", "type": "WholeNumber"},
+            {"id": 8, "name": "UTM Campaign", "field_name": "UtmCampaign", "type": "Text"},
             {
                 "id": 10,
                 "name": "Preferred Contact Date",
-                "key": "PreferredContactDate",
+                "field_name": "PreferredContactDate",
                 "type": "Date",
             },
         ],

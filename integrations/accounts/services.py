@@ -36,15 +36,22 @@ def account_reconnected(*, account_id: int) -> int:
 
     Runs in the caller's transaction when there is one; the deliveries are enqueued
     only after it commits (and the sweeper finds them anyway if a message is lost).
+    Deliveries held by a pause (of the account or their step) stay held until Resume.
     """
     with transaction.atomic():
         ids = list(
             Delivery.objects.select_for_update(of=("self",))
-            .filter(step__account_id=account_id, status=DeliveryStatus.HELD)
+            .filter(
+                step__account_id=account_id,
+                step__account__paused_at__isnull=True,
+                step__paused_at__isnull=True,
+                status=DeliveryStatus.HELD,
+            )
             .values_list("pk", flat=True)
         )
+        now = timezone.now()
         Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.HELD).update(
-            status=DeliveryStatus.PENDING, next_attempt_at=timezone.now(), reason=""
+            status=DeliveryStatus.PENDING, next_attempt_at=now, woken_at=now, reason=""
         )
         for delivery_id in ids:
             delivery_enqueue_on_commit(delivery_id=delivery_id)
@@ -62,7 +69,9 @@ def accounts_release_held() -> int:
     """
     account_ids = set(
         Delivery.objects.filter(
-            status=DeliveryStatus.HELD, step__account__status=AccountStatus.CONNECTED
+            status=DeliveryStatus.HELD,
+            step__account__status=AccountStatus.CONNECTED,
+            step__account__paused_at__isnull=True,
         ).values_list("step__account_id", flat=True)
     )
     return sum(

@@ -17,7 +17,27 @@ from django.utils.html import format_html, format_html_join
 from integrations.accounts.catalogue import account_connection_test
 from integrations.accounts.services import account_reconnected
 from integrations.crm.registry import CRMS
+from integrations.delivery.autopause import account_resume
+from integrations.delivery.ratelimit import (
+    account_default_quotas,
+    account_limit_key,
+    account_quotas,
+    ratelimit_status,
+)
 from integrations.models import Account, AccountStatus, AuthType
+
+EDITABLE = [
+    "name",
+    "crm",
+    "auth_type",
+    "api_key",
+    "external_id",
+    "phone_region",
+    "rate_limit_per_second",
+    "rate_limit_per_minute",
+    "rate_limit_per_day",
+    "autopause_after_seconds",
+]
 
 # Catalogue sections in display order, with their labels.
 CATALOGUE_SECTIONS = (
@@ -46,15 +66,7 @@ class AccountForm(forms.ModelForm):
 
     class Meta:
         model = Account
-        fields = [
-            "name",
-            "crm",
-            "auth_type",
-            "api_key",
-            "external_id",
-            "phone_region",
-            "rate_limit_per_second",
-        ]
+        fields = EDITABLE
         labels = {"external_id": "Tenant"}
         help_texts = {"external_id": " ".join(spec.tenant_help for spec in CRMS.values())}
 
@@ -66,11 +78,22 @@ class AccountForm(forms.ModelForm):
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
     form = AccountForm
-    list_display = ["name", "crm", "auth_type", "status_badge", "token_expires_at", "updated_at"]
+    list_display = [
+        "name",
+        "crm",
+        "auth_type",
+        "status_badge",
+        "paused_display",
+        "token_expires_at",
+        "updated_at",
+    ]
     list_filter = ["crm", "auth_type", "status"]
     search_fields = ["name", "=external_id"]
+    actions = ["resume_accounts"]
     readonly_fields = [
         "status_badge",
+        "paused_display",
+        "rate_limit_display",
         "token_expires_at",
         "last_error",
         "catalogue_refreshed_at",
@@ -78,15 +101,7 @@ class AccountAdmin(admin.ModelAdmin):
     ]
 
     def get_fields(self, request, obj=None):
-        fields = [
-            "name",
-            "crm",
-            "auth_type",
-            "api_key",
-            "external_id",
-            "phone_region",
-            "rate_limit_per_second",
-        ]
+        fields = list(EDITABLE)
         if obj is not None and obj.auth_type == AuthType.OAUTH:
             fields.remove("api_key")  # OAuth accounts get their tokens from Connect
         if obj is not None:
@@ -104,6 +119,62 @@ class AccountAdmin(admin.ModelAdmin):
             colour,
             obj.get_status_display(),
         )
+
+    @admin.display(description="Paused")
+    def paused_display(self, obj: Account):
+        if obj.paused_at is None:
+            return "—"
+        return format_html(
+            '<strong class="account-paused" style="color:#c62828">Paused since {}</strong>: {}',
+            obj.paused_at.strftime("%Y-%m-%d %H:%M UTC"),
+            obj.pause_reason,
+        )
+
+    @admin.display(description="Rate limit")
+    def rate_limit_display(self, obj: Account):
+        """The quotas in force, the CRM's own count of what is left, and any 429 pause."""
+        defaults = account_default_quotas(obj)
+        quotas = ", ".join(f"{q.limit:,} per {_window(q.period)}" for q in account_quotas(obj))
+        status = ratelimit_status(key=account_limit_key(obj))
+        left = format_html_join(
+            ", ",
+            "{}: {} of {} left",
+            ((q.window, f"{q.remaining:,}", f"{q.limit:,}") for q in status.seen),
+        )
+        seen = (
+            format_html(
+                "<br>The CRM's last answer ({}): {}",
+                status.seen_at.strftime("%H:%M:%S UTC"),
+                left,
+            )
+            if status.seen_at
+            else format_html("<br>{}", "No call answered yet.")
+        )
+        slowed = ""
+        if status.paused_for > 0 or status.rate_factor < 1:
+            slowed = format_html(
+                "<br><strong>Rate limited by the CRM (429)</strong>: paused for {} s more, "
+                "sending at {} % of the quota while it recovers.",
+                f"{status.paused_for:.0f}",
+                f"{status.rate_factor * 100:.0f}",
+            )
+        return format_html(
+            '<div class="rate-limit">In force: {} (published: {}/s{}{}/day).{}{}</div>',
+            quotas,
+            defaults[0],
+            f", {defaults[1]:,}/min" if defaults[1] else "",
+            f", {defaults[2]:,}",
+            seen,
+            slowed,
+        )
+
+    @admin.action(description="Resume the selected paused accounts")
+    def resume_accounts(self, request, queryset):
+        for account in queryset.filter(paused_at__isnull=False):
+            released = account_resume(account_id=account.pk)
+            self.message_user(
+                request, f"{account.name}: resumed, {released} held deliveries released."
+            )
 
     @admin.display(description="Catalogue")
     def catalogue_display(self, obj: Account):
@@ -135,12 +206,14 @@ class AccountAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.test_connection_view)
+        resume = self.admin_site.admin_view(self.resume_view)
         return [
             path(
                 "<int:account_id>/test-connection/",
                 view,
                 name="integrations_account_test_connection",
             ),
+            path("<int:account_id>/resume/", resume, name="integrations_account_resume"),
             *super().get_urls(),
         ]
 
@@ -157,6 +230,17 @@ class AccountAdmin(admin.ModelAdmin):
             )
         return HttpResponseRedirect(reverse("admin:integrations_account_change", args=[account.pk]))
 
+    def resume_view(self, request: HttpRequest, account_id: int):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        account = get_object_or_404(Account, pk=account_id)
+        if not self.has_change_permission(request, account):
+            messages.error(request, "You may not change accounts.")
+        else:
+            released = account_resume(account_id=account.pk)
+            self.message_user(request, f"Resumed: {released} held deliveries released.")
+        return HttpResponseRedirect(reverse("admin:integrations_account_change", args=[account.pk]))
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         account = self.get_object(request, object_id)
         extra = {}
@@ -170,6 +254,9 @@ class AccountAdmin(admin.ModelAdmin):
                 "test_connection_url": reverse(
                     "admin:integrations_account_test_connection", args=[account.pk]
                 ),
+                "resume_url": reverse("admin:integrations_account_resume", args=[account.pk])
+                if account.paused_at
+                else "",
             }
         return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
 
@@ -209,6 +296,18 @@ def _entry(item) -> str:
     return text
 
 
+def _window(period: float) -> str:
+    return {1.0: "second", 60.0: "minute", 86_400.0: "UTC day"}.get(period, f"{period:g} s")
+
+
+def _paused() -> list[Account]:
+    return list(
+        Account.objects.filter(paused_at__isnull=False).only("pk", "name", "crm", "pause_reason")[
+            :20
+        ]
+    )
+
+
 def _needing_reconnect() -> list[Account]:
     return list(
         Account.objects.filter(status=AccountStatus.NEEDS_RECONNECT).only("pk", "name", "crm")[:20]
@@ -222,6 +321,7 @@ def _with_reconnect_banner(each_context):
     def each_context_with_banner(request):
         context = each_context(request)
         context["accounts_needing_reconnect"] = SimpleLazyObject(_needing_reconnect)
+        context["accounts_paused"] = SimpleLazyObject(_paused)
         return context
 
     each_context_with_banner.wrapped = True

@@ -13,13 +13,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from integrations.crm.spec import FieldSpec
-from integrations.mapping.values import parse_bool, parse_date, parse_number
 from integrations.models import CampaignRule, FieldMapping, Step, TagRule
 from integrations.studio.choices import (
     CAMPAIGN_SEP,
-    KIND_LABELS,
     campaign_choices,
-    custom_fields,
     manual_field_choices,
     standard_fields,
     tag_choices,
@@ -41,28 +38,6 @@ def _with_current(choices: list[Any], current: str, label: str = "") -> list[Any
     if current and current not in flat:
         return [(current, f"{label or current} {NOT_IN_CATALOGUE}"), *choices]
     return choices
-
-
-def value_kind_problem(kind: str, value: str, field: dict[str, Any] | None = None) -> str:
-    """Why a constant cannot go to a field of `kind` ("" when it can)."""
-    text = value.strip()
-    if not text:
-        return ""
-    if kind == "integer":
-        number = parse_number(text)
-        if number is None or number != int(number):
-            return f"“{text}” is not a whole number."
-    elif kind in ("decimal", "currency") and parse_number(text) is None:
-        return f"“{text}” is not a number."
-    elif kind == "date" and parse_date(text) is None:
-        return f"“{text}” is not a date."
-    elif kind == "boolean" and parse_bool(text) is None:
-        return f"“{text}” is not yes or no."
-    elif kind == "choice" and field and field.get("options"):
-        options = [str(o) for o in field["options"]]
-        if text.casefold() not in {o.casefold() for o in options}:
-            return f"“{text}” is not one of {', '.join(options)}."
-    return ""
 
 
 # --- the step ---------------------------------------------------------------------------
@@ -101,7 +76,11 @@ class StepForm(forms.ModelForm):
             "duplicate_match",
             "address_type",
             "on_error",
+            "retry_schedule",
             "rules",
+            "filter_action",
+            "route_flow",
+            "filter_reason",
         ]
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -162,11 +141,6 @@ class StepForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         step = self.instance if self.instance.pk else None
-        for spec in self.manual_specs:
-            value = str(data.get(f"manual__{spec.name}") or "")
-            problem = value_kind_problem(spec.kind, value) if spec.kind != "choice" else ""
-            if problem:
-                self.add_error(f"manual__{spec.name}", problem)
         if step is not None and "standard_fields_on" in self.changed_data:
             on = set(data.get("standard_fields_on") or [])
             self.instance.standard_fields_off = [
@@ -202,6 +176,10 @@ class StepBoundInlineForm(forms.ModelForm):
 
 
 class FieldMappingForm(StepBoundInlineForm):
+    """A custom mapping. Its checks (a template that compiles, a constant that fits the
+    custom field's type, a field in the catalogue) are the model's own
+    (integrations.mapping.checks), so they hold wherever a mapping is saved."""
+
     target = forms.ChoiceField(label="CRM field")
     rules = RuleSetField(required=False, label="Only when")
 
@@ -216,19 +194,6 @@ class FieldMappingForm(StepBoundInlineForm):
         choices = target_choices(self.step)
         current = self.initial.get("target") or self.instance.target or ""
         self.fields["target"].choices = [("", "—"), *_with_current(choices, current)]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        target, value = data.get("target") or "", str(data.get("source") or "")
-        if data.get("value_kind") == "constant" and self.step is not None:
-            for custom_target, entry, kind in custom_fields(self.step):
-                if custom_target == target:
-                    problem = value_kind_problem(kind, value, entry)
-                    if problem:
-                        name = entry.get("name") or target
-                        label = KIND_LABELS.get(kind, kind)
-                        self.add_error("source", f"{name} takes a {label}: {problem}")
-        return data
 
 
 class TagRuleForm(StepBoundInlineForm):

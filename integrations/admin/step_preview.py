@@ -90,9 +90,10 @@ def preview_view(admin: Any, request: HttpRequest, step_id: int) -> HttpResponse
             form.add_error("sample", str(exc))
             return _page(admin, request, step, **context)
         preview = step_preview(step=step, lead=lead, fields=fields)
+        criteria = preview.mapped.criteria
         context.update(
             preview=preview,
-            criteria_lines=_trace_lines(preview.mapped.criteria),
+            criteria_lines=_trace_lines(criteria) if criteria and criteria.items else [],
             decisions=[(d, _trace_lines(d.rule)) for d in preview.mapped.decisions],
         )
     return _page(admin, request, step, **context)

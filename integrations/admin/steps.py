@@ -19,6 +19,7 @@ from django.utils.text import slugify
 from reversion.admin import VersionAdmin
 
 from integrations.accounts.catalogue import account_connection_test
+from integrations.delivery.autopause import step_resume
 from integrations.models import CampaignRule, FieldMapping, Step, TagRule
 from integrations.studio.check import catalogue_age, step_check
 from integrations.studio.transfer import step_export
@@ -78,8 +79,19 @@ class StepAdmin(VersionAdmin):
     form = StepForm
     change_form_template = "admin/integrations/step/change_form.html"
     object_history_template = "admin/integrations/step/object_history.html"
-    list_display = ["name", "flow", "position", "kind", "recipient", "account", "enabled"]
+    list_display = [
+        "name",
+        "flow",
+        "position",
+        "kind",
+        "recipient",
+        "account",
+        "enabled",
+        "paused_at",
+    ]
     list_filter = ["kind", "recipient", "action", "enabled", "flow"]
+    actions = ["resume_steps"]
+    readonly_fields = ["paused_at", "pause_reason"]
     list_select_related = ["flow", "account"]
     search_fields = ["name", "flow__name"]
     inlines = [FieldMappingInline, TagRuleInline, CampaignRuleInline]
@@ -104,16 +116,26 @@ class StepAdmin(VersionAdmin):
                         "address_type",
                         "allow_duplicates",
                         "on_error",
+                        "retry_schedule",
+                        "paused_at",
+                        "pause_reason",
                     ]
                 },
             ),
-            ("Step criteria", {"fields": ["rules"]}),
+            ("Step criteria (a filter: when these hold, the flow stops)", {"fields": ["rules"]}),
+            ("Filter", {"fields": ["filter_action", "route_flow", "filter_reason"]}),
         ]
         if obj is not None and obj.account_id:
             fieldsets.append(("Standard fields", {"fields": ["standard_fields_on"]}))
             if manual:
                 fieldsets.append(("Manual data", {"fields": manual, "classes": ["manual-data"]}))
         return fieldsets
+
+    @admin.action(description="Resume the selected paused steps")
+    def resume_steps(self, request: HttpRequest, queryset: Any) -> None:
+        for step in queryset.filter(paused_at__isnull=False):
+            released = step_resume(step_id=step.pk)
+            self.message_user(request, f"{step}: resumed, {released} held deliveries released.")
 
     def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         # The manual-data fields exist per step (its recipient's spec): build the form
@@ -224,7 +246,7 @@ class StepAdmin(VersionAdmin):
                 messages.SUCCESS,
             )
         else:
-            self.message_user(request, f"Catalogue {check.catalogue_age}.", messages.INFO)
+            self.message_user(request, f"Catalogue {check.catalogue_age}.", messages.WARNING)
         return self._back(step_id)
 
     def export_view(self, request: HttpRequest, step_id: int) -> HttpResponse:

@@ -155,7 +155,7 @@ def fetch_catalogue(credentials: Credentials, http: CrmCalls) -> dict[str, Any]:
             {
                 "id": f["id"],
                 "name": str(f.get("label", "")),
-                "key": str(f.get("field_name", "")),
+                "field_name": str(f.get("field_name", "")),
                 "type": str(f.get("field_type", "")),
                 "options": [str(o.get("label", "")) for o in f.get("options") or []],
             }
@@ -335,7 +335,8 @@ KEAP = CrmSpec(
                 ),
                 ListSpec("action_set", "Action sets", "action_sets"),
             ),
-            custom_field_key="key",
+            custom_field_key="field_name",
+            custom_field_prefix="_",
         ),
     ),
     tenant_help="Keap: the app's host, filled in by Connect.",

@@ -86,9 +86,10 @@ class RecipientSpec:
     client: type[RecipientClient]
     manual_fields: tuple[FieldSpec, ...] = ()
     lists: tuple[ListSpec, ...] = ()
-    # How a catalogue custom field is addressed in a mapping target ("custom:<id>");
-    # XML-RPC addresses custom fields by their `_Name` instead of an id.
+    # How a catalogue custom field is addressed in a mapping target: "custom:" + prefix
+    # + the entry's `custom_field_key` (XML-RPC: "custom:_LeadScore", else the id).
     custom_field_key: str = "id"
+    custom_field_prefix: str = ""  # XML-RPC: "_" + the field's database name
 
 
 @dataclass(frozen=True)

@@ -9,17 +9,18 @@ transaction afterwards.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from integrations.accounts.credentials import account_credentials
 from integrations.accounts.tokens import TokenRefreshRejected, account_call_with_refresh
-from integrations.crm.base import CrmError, DeliveryResult
+from integrations.crm.base import CrmError, DeliveryResult, Throttled
 from integrations.crm.http import CallRecord, CrmSession
+from integrations.crm.operations import Operations
 from integrations.crm.registry import recipient_for
 from integrations.health.counters import counters_record
 from integrations.mapping.selectors import delivery_map
@@ -33,21 +34,27 @@ from integrations.models import (
 )
 from integrations.studio.versions import step_version_record
 
+from .autopause import autopause_hold_reason, autopause_note
 from .claim import delivery_claim, new_lease_owner
-from .flow import flow_advance
-from .retry import may_retry, next_attempt_at, retry_delay_seconds
+from .enqueue import delivery_enqueue_on_commit, wake_up_time
+from .flow import flow_advance, flow_gate
+from .progress import delivery_operations
+from .ratelimit import account_gate
+from .retry import may_retry, next_attempt_at, retry_delay_seconds, retry_schedule
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """What one attempt decided: a final outcome, a retry, or a hold."""
+    """What one attempt decided: a final outcome, a retry, a hold, or a wait for the
+    CRM's rate limit (`throttled_until`, which like a hold costs no attempt)."""
 
     result: DeliveryResult | None = None
     retry_in: float | None = None
     hold: bool = False
     reason: str = ""
+    throttled_until: datetime | None = None
 
 
 def delivery_attempt(*, delivery_id: int) -> Delivery | None:
@@ -57,8 +64,13 @@ def delivery_attempt(*, delivery_id: int) -> Delivery | None:
     if not delivery_claim(delivery_id=delivery_id, owner=owner):
         return None
     delivery = Delivery.objects.select_related("lead", "step", "step__account").get(pk=delivery_id)
-    http = CrmSession(secrets=_secrets_of(delivery))
-    verdict = _run(delivery, http)
+    http = CrmSession(secrets=_secrets_of(delivery), gate=_gate_of(delivery))
+    held = autopause_hold_reason(delivery.step)
+    verdict = (
+        Verdict(hold=True, reason=held)
+        if held
+        else _run(delivery, http, delivery_operations(delivery=delivery, owner=owner))
+    )
     _record(
         delivery,
         owner=owner,
@@ -76,8 +88,16 @@ def _secrets_of(delivery: Delivery) -> tuple[str, ...]:
     return (account.api_key, account.access_token, account.refresh_token)
 
 
-def _run(delivery: Delivery, http: CrmSession) -> Verdict:
+def _gate_of(delivery: Delivery) -> Any:
+    """Every call of this delivery counts against its account's quotas."""
+    account = delivery.step.account
+    return account_gate(account) if account is not None else None
+
+
+def _run(delivery: Delivery, http: CrmSession, operations: Operations) -> Verdict:
     step = delivery.step
+    if not flow_gate(delivery=delivery, now=timezone.now()):
+        return Verdict(DeliveryResult(Outcome.SKIP, "flow stopped before this step"))
     account = step.account
     if account is None or not step.recipient:
         return Verdict(DeliveryResult(Outcome.SKIP, "step has no recipient"))
@@ -87,7 +107,9 @@ def _run(delivery: Delivery, http: CrmSession) -> Verdict:
     if mapped.contact is None or mapped.plan is None:
         return Verdict(DeliveryResult(Outcome.SKIP, mapped.skip_reason))
     contact = mapped.contact
-    plan = replace(mapped.plan, may_have_been_sent=delivery.attempt_count > 1)
+    # Whether a call may already have reached the CRM is known per operation
+    # (`operations`), so the plan's blanket flag stays off.
+    plan = mapped.plan
     step_version_record(delivery=delivery)  # which configuration produced this delivery
     recipient = recipient_for(step.recipient)
 
@@ -95,7 +117,9 @@ def _run(delivery: Delivery, http: CrmSession) -> Verdict:
         # After a refresh `current` holds new tokens: scrub them from the record too.
         http.scrub_also(current.access_token, current.refresh_token)
         credentials = account_credentials(account=current, recipient=step.recipient)
-        return recipient.deliver(contact=contact, plan=plan, credentials=credentials, http=http)
+        return recipient.deliver(
+            contact=contact, plan=plan, credentials=credentials, http=http, operations=operations
+        )
 
     try:
         # OAuth: refresh first when the token is (nearly) expired; on a 401, refresh once
@@ -106,17 +130,22 @@ def _run(delivery: Delivery, http: CrmSession) -> Verdict:
         return Verdict(account_call_with_refresh(account=account, call=send))
     except TokenRefreshRejected:
         return Verdict(hold=True, reason="account needs reconnect")
+    except Throttled as wait:
+        return Verdict(throttled_until=wait.retry_at, reason=wait.reason)
     except CrmError as exc:
-        return _verdict_for_error(exc, attempt=delivery.attempt_count)
+        return _verdict_for_error(exc, delivery=delivery)
     except Exception:  # noqa: BLE001 - a bug must not strand the lead: record and move on
         log.exception("delivery %s failed unexpectedly", delivery.pk)
         return Verdict(DeliveryResult(Outcome.ERROR, "internal error"))
 
 
-def _verdict_for_error(exc: CrmError, *, attempt: int) -> Verdict:
-    if exc.retryable and may_retry(attempt=attempt):
+def _verdict_for_error(exc: CrmError, *, delivery: Delivery) -> Verdict:
+    attempt, schedule = delivery.attempt_count, retry_schedule(delivery.step.retry_schedule)
+    if exc.retryable and may_retry(attempt=attempt, schedule=schedule):
         return Verdict(
-            retry_in=retry_delay_seconds(attempt=attempt, retry_after=exc.retry_after),
+            retry_in=retry_delay_seconds(
+                attempt=attempt, retry_after=exc.retry_after, schedule=schedule
+            ),
             reason=exc.reason,
         )
     outcome = Outcome.ERROR if exc.outcome == "error" else Outcome.FAILURE
@@ -132,50 +161,76 @@ def _record(
     response_ms: int | None,
 ) -> None:
     now = timezone.now()
-    with transaction.atomic():
-        # Only the lease holder may record. If our lease ran out and another worker
-        # took over, its result wins; our calls were upserts, so nothing is doubled.
-        still_ours = Delivery.objects.select_for_update().filter(
-            pk=delivery.pk, lease_owner=owner, status=DeliveryStatus.IN_PROGRESS
+    fields: dict[str, Any] = {
+        "lease_owner": "",
+        "lease_expires_at": None,
+        "response_ms": response_ms,
+    }
+    if verdict.result is not None:
+        result = verdict.result
+        fields.update(
+            status=DeliveryStatus.DONE,
+            outcome=result.outcome,
+            reason=result.reason[:200],
+            contact_id=result.contact_id,
+            duplicate=result.duplicate,
+            finished_at=now,
         )
-        if not still_ours.exists():
+    elif verdict.hold:
+        # Waiting for a reconnect or a Resume is not a try: give the claim's count back,
+        # so a delivery held and released still has all its retries.
+        fields.update(
+            status=DeliveryStatus.HELD,
+            reason=verdict.reason,
+            attempt_count=delivery.attempt_count - 1,
+        )
+    elif verdict.throttled_until is not None:
+        # Waiting for the CRM's quota is not a try either.
+        fields.update(
+            status=DeliveryStatus.PENDING,
+            reason=verdict.reason,
+            next_attempt_at=verdict.throttled_until,
+            attempt_count=delivery.attempt_count - 1,
+        )
+    else:
+        fields.update(
+            status=DeliveryStatus.PENDING,
+            reason=verdict.reason,
+            next_attempt_at=next_attempt_at(now=now, delay=verdict.retry_in or 0),
+        )
+    if "next_attempt_at" in fields:
+        fields["woken_at"] = wake_up_time(at=fields["next_attempt_at"], now=now)
+    with transaction.atomic():
+        # Only the lease holder may record (the UPDATE locks the row until commit). If our
+        # lease ran out and another worker took over, its result wins; our calls were
+        # upserts, so nothing is doubled.
+        if not Delivery.objects.filter(
+            pk=delivery.pk, lease_owner=owner, status=DeliveryStatus.IN_PROGRESS
+        ).update(**fields):
             log.warning("delivery %s: lease lost before recording", delivery.pk)
             return
         Attempt.objects.bulk_create(_attempts(delivery, calls))
-        fields = {"lease_owner": "", "lease_expires_at": None, "response_ms": response_ms}
-        if verdict.result is not None:
-            result = verdict.result
-            fields.update(
-                status=DeliveryStatus.DONE,
-                outcome=result.outcome,
-                reason=result.reason[:200],
-                contact_id=result.contact_id,
-                duplicate=result.duplicate,
-                finished_at=now,
+        for name, value in fields.items():
+            setattr(delivery, name, value)
+        if fields.get("woken_at") is not None:
+            delivery_enqueue_on_commit(
+                delivery_id=delivery.pk,
+                countdown=max(0.0, (fields["woken_at"] - now).total_seconds()),
             )
-        elif verdict.hold:
-            # Waiting for a reconnect is not a try: give the claim's count back, so a
-            # delivery held and released still has all its retries.
-            fields.update(
-                status=DeliveryStatus.HELD,
-                reason=verdict.reason,
-                attempt_count=F("attempt_count") - 1,
-            )
-        else:
-            fields.update(
-                status=DeliveryStatus.PENDING,
-                reason=verdict.reason,
-                next_attempt_at=next_attempt_at(now=now, delay=verdict.retry_in or 0),
-            )
-        still_ours.update(**fields)
-        delivery.refresh_from_db(fields=list(fields))
+        autopause_note(delivery=delivery, verdict=_autopause_kind(verdict), now=now)
         if verdict.result is not None:
             counters_record(delivery=delivery)  # the health counters commit with the outcome
             flow_advance(delivery=delivery, now=now)
-        elif verdict.retry_in is not None:
-            from .enqueue import delivery_enqueue_on_commit
 
-            delivery_enqueue_on_commit(delivery_id=delivery.pk, countdown=verdict.retry_in)
+
+def _autopause_kind(verdict: Verdict) -> str:
+    """ "success", "failure" (errors and failures alike) or "" (neither: a hold, a wait
+    for the rate limit, a skip) for the auto-pause's bookkeeping."""
+    if verdict.retry_in is not None:
+        return "failure"
+    if verdict.result is None or verdict.result.outcome == Outcome.SKIP:
+        return ""
+    return "success" if verdict.result.outcome == Outcome.SUCCESS else "failure"
 
 
 def _attempts(delivery: Delivery, calls: list[CallRecord]) -> list[Attempt]:

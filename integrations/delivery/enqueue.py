@@ -1,14 +1,17 @@
-"""Waking workers, after commit, so a worker never looks for a row that is not there.
+"""The one way to wake workers: every publish goes through here, by task name, after
+commit, so a worker never looks for a row that is not there and nothing below
+`integrations.tasks` imports it back.
 
 Deliveries due now are announced in small batches: ids committed within a few
 milliseconds of each other in one process travel in one `deliver_batch` message,
 published by a background thread. On the intake hot path that turns the Celery
 publish (about half a millisecond of CPU per message) into a list append; the
-worker that receives a batch fans it out again, one `deliver` task per delivery.
+worker that receives a batch fans it out again, one `deliver` message per delivery.
 
 Nothing depends on a wake-up arriving: the delivery row is committed first, and if
 the process dies before its thread publishes, or the broker is down, the sweeper
-enqueues the delivery once it is overdue.
+sends the delivery once its last wake-up (`Delivery.woken_at`) is old enough to have
+been lost rather than merely queued.
 """
 
 from __future__ import annotations
@@ -17,12 +20,42 @@ import logging
 import os
 import threading
 import time
-from functools import partial
+from collections.abc import Sequence
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
 
+from leadflow.celery import app
+
 log = logging.getLogger(__name__)
+
+DELIVER = "integrations.tasks.deliver"
+DELIVER_BATCH = "integrations.tasks.deliver_batch"
+
+
+def _send(name: str, args: list[object], *, countdown: float | None = None) -> bool:
+    """Publish one message. The broker being down loses nothing (the rows are committed
+    and the sweeper sends them later): log and return False."""
+    try:
+        app.send_task(name, args=args, countdown=countdown)
+    except Exception:  # noqa: BLE001 - any broker failure: the sweeper will retry
+        log.warning("could not enqueue deliveries %s; the sweeper will retry", args[0])
+        _mark_not_woken(args[0])
+        return False
+    return True
+
+
+def _mark_not_woken(ids: object) -> None:
+    """A wake-up that was never published is lost for sure: let the next sweep send it
+    rather than wait for DELIVERY_WAKEUP_LOST_AFTER_SECONDS."""
+    from integrations.models import Delivery
+
+    id_list = ids if isinstance(ids, list) else [ids]
+    try:
+        Delivery.objects.filter(pk__in=id_list).update(woken_at=None)
+    except Exception:  # noqa: BLE001 - the database may be down too: the bound applies
+        log.warning("could not mark deliveries %s for the sweeper", id_list)
 
 
 class _Waker:
@@ -57,35 +90,40 @@ class _Waker:
                 self._wake.clear()
                 ids, self._pending = self._pending, []
             if ids:
-                _publish(partial(_tasks().deliver_batch.apply_async, (ids,)), ids)
+                _send(DELIVER_BATCH, [ids])
 
 
 _waker = _Waker()
-
-
-def _tasks():
-    from integrations import tasks
-
-    return tasks
-
-
-def _publish(send, ids) -> None:
-    try:
-        send()
-    except Exception:  # noqa: BLE001 - the broker being down loses nothing:
-        # the rows are committed and the sweeper will enqueue them again.
-        log.warning("could not enqueue deliveries %s; the sweeper will retry", ids)
 
 
 def delivery_enqueue_on_commit(*, delivery_id: int, countdown: float = 0) -> None:
     """After the current transaction commits, wake a worker for this delivery (now,
     batched with its neighbours; or after `countdown` seconds, on its own)."""
     if countdown:
-        transaction.on_commit(
-            lambda: _publish(
-                partial(_tasks().deliver.apply_async, (delivery_id,), countdown=countdown),
-                [delivery_id],
-            )
-        )
+        transaction.on_commit(lambda: _send(DELIVER, [delivery_id], countdown=countdown))
     else:
         transaction.on_commit(lambda: _waker.add(delivery_id))
+
+
+def wake_up_time(*, at: datetime, now: datetime) -> datetime | None:
+    """When the wake-up of a delivery due at `at` will be due: `at` when it is near enough
+    for a broker countdown (send it with delivery_enqueue_on_commit), None when it is
+    not (the sweeper sends the delivery once it is due). The value for `woken_at`."""
+    if (at - now).total_seconds() > settings.DELIVERY_WAKEUP_MAX_COUNTDOWN_SECONDS:
+        return None
+    return at
+
+
+def deliveries_enqueue(*, delivery_ids: Sequence[int]) -> bool:
+    """Wake workers for these deliveries now, one message each (a batch's fan-out, the
+    sweeper). Returns False when the broker could not take them."""
+    return all(_send(DELIVER, [delivery_id]) for delivery_id in delivery_ids)
+
+
+__all__ = [
+    "DELIVER",
+    "DELIVER_BATCH",
+    "deliveries_enqueue",
+    "delivery_enqueue_on_commit",
+    "wake_up_time",
+]

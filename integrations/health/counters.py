@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connection
-from django.db.models import Case, Count, IntegerField, Q, Sum, Value, When
+from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate
 
 from integrations.models import (
@@ -98,15 +98,39 @@ def counters_record(*, delivery: Delivery) -> None:
     engine does, in `_record`): the counter then commits or rolls back with it. The
     upsert is atomic on PostgreSQL and SQLite, so concurrent workers never lose a count.
     """
-    if not delivery.outcome or delivery.finished_at is None:
+    counted = _counted(delivery)
+    if counted is not None:
+        counters_add(rows=[counted])
+
+
+def counters_forget(*, delivery: Delivery) -> None:
+    """Take a delivery's current outcome back out of its counter: call in the
+    transaction that clears the outcome (a replay), before clearing it, so the
+    outcome it gets next is not counted twice."""
+    counted = _counted(delivery)
+    if counted is None:
         return
+    key = counted.key
+    rows = DailyCounter.objects.filter(
+        day=key.day, step_id=key.step_id, outcome=key.outcome, reason=key.reason
+    )
+    # A plain UPDATE: an upsert's INSERT half would trip the columns' >= 0 checks.
+    rows.filter(deliveries__gte=1).update(
+        **{name: F(name) - value for name, value in counted.tally.as_fields().items() if value}
+    )
+    rows.filter(deliveries=0).delete()
+
+
+def _counted(delivery: Delivery) -> Counted | None:
+    if not delivery.outcome or delivery.finished_at is None:
+        return None
     tally = Tally(deliveries=1, duplicates=1 if delivery.duplicate else 0)
     if delivery.response_ms is not None:
         tally.timed, tally.response_ms_sum = 1, delivery.response_ms
         tally.latency[latency_bucket(delivery.response_ms)] = 1
     step = delivery.step
     key = CounterKey(utc_day(delivery.finished_at), step.pk, delivery.outcome, delivery.reason)
-    counters_add(rows=[Counted(key, step.flow_id, step.account_id, tally)])
+    return Counted(key, step.flow_id, step.account_id, tally)
 
 
 _COUNTED = ("deliveries", "duplicates", "timed", "response_ms_sum", *LATENCY_FIELDS)

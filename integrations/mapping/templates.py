@@ -16,6 +16,7 @@ Comparisons read numbers given as strings as numbers (`lead.score >= 80` with
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -26,6 +27,7 @@ from liquid import Environment
 from liquid.builtin.expressions import logical
 from liquid.exceptions import FilterError, LiquidError
 from liquid.filter import with_context
+from liquid.stringify import to_liquid_string
 
 from .values import as_text, parse_number
 
@@ -166,10 +168,46 @@ _numeric_comparisons()
 # --- compile, check, render ----------------------------------------------------------
 
 
+_OUTPUT = re.compile(r"\{\{-?\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*-?\}\}")
+_LIQUID_PROPERTIES = frozenset({"size", "first", "last", "now", "today"})
+Part = str | tuple[str, ...]  # literal text, or a path to output
+
+
+def _plain_parts(source: str) -> tuple[Part, ...] | None:
+    """Text and `{{ a.b }}` outputs only (no filters, tags, indexes or Liquid's special
+    properties): such a template renders by plain look-ups, as Liquid would, without
+    Liquid's per-render overhead. None for anything else."""
+    parts: list[Part] = []
+    position = 0
+    for match in _OUTPUT.finditer(source):
+        if "-" in match.group(0)[:3] or "-" in match.group(0)[-3:]:
+            return None  # whitespace control: leave it to Liquid
+        path = tuple(match.group(1).split("."))
+        if _LIQUID_PROPERTIES & set(path):
+            return None
+        parts += [source[position : match.start()], path]
+        position = match.end()
+    parts.append(source[position:])
+    texts = "".join(p for p in parts if isinstance(p, str))
+    if "{{" in texts or "{%" in texts:
+        return None
+    return tuple(p for p in parts if p != "")
+
+
+def _plain_value(scope: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    current: Any = scope
+    for part in path:
+        if not isinstance(current, Mapping) or part not in current:
+            return None
+        current = current[part]
+    return current
+
+
 @dataclass(frozen=True)
 class Template:
     source: str
     compiled: Any  # liquid.BoundTemplate
+    plain: tuple[Part, ...] | None = None  # see _plain_parts
 
     def render(
         self, context: Mapping[str, Any], *, catalogue: Mapping[str, Any] | None = None
@@ -180,6 +218,16 @@ class Template:
 
     def render_scope(self, scope: Mapping[str, Any]) -> str:
         """Render with a scope from template_scope (built once per lead)."""
+        if self.plain is not None:
+            out = "".join(
+                part
+                if isinstance(part, str)
+                else to_liquid_string(_plain_value(scope, part), False)
+                for part in self.plain
+            )
+            if len(out) > MAX_OUTPUT_CHARS:
+                raise TemplateError("output stream limit reached")
+            return out.strip()
         try:
             return str(self.compiled.render(scope)).strip()
         except LiquidError as exc:
@@ -226,7 +274,7 @@ def template_compile(source: str) -> Template:
     for name, spans in filters.items():
         if name not in ENVIRONMENT.filters:
             raise _position(f"unknown filter {name!r}", source, spans[0].index if spans else -1)
-    return Template(source, compiled)
+    return Template(source, compiled, _plain_parts(source))
 
 
 def template_check(source: str) -> list[str]:

@@ -178,6 +178,10 @@ def parse_phone(value: Any, region: str = "US") -> phonenumbers.PhoneNumber | No
         parsed = phonenumbers.parse(text, region or "US")
     except phonenumbers.NumberParseException:
         return None
+    # Valid for the default region is the common case and much cheaper to check than
+    # is_valid_number, which tries every region sharing the country code (+1: 25).
+    if phonenumbers.is_valid_number_for_region(parsed, region or "US"):
+        return parsed
     return parsed if phonenumbers.is_valid_number(parsed) else None
 
 

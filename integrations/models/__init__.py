@@ -6,6 +6,7 @@ from .flows import (
     Action,
     DuplicateMatch,
     FieldMapping,
+    FilterAction,
     Flow,
     OnError,
     OnExisting,
@@ -25,6 +26,7 @@ from .health import (
     Threshold,
 )
 from .leads import Lead, LeadStatus, time_ordered_uuid
+from .ratelimits import RateLimitState
 from .replay import ItemState, LeadRevision, Replay, ReplayItem, ReplayKind, ReplayState
 from .step_actions import (
     CAMPAIGN_KIND_RECIPIENT,
@@ -62,6 +64,7 @@ __all__ = [
     "DeliveryStatus",
     "DuplicateMatch",
     "FieldMapping",
+    "FilterAction",
     "ItemState",
     "Flow",
     "Lead",
@@ -70,6 +73,7 @@ __all__ = [
     "Metric",
     "OnError",
     "Outcome",
+    "RateLimitState",
     "Recipient",
     "Replay",
     "ReplayItem",

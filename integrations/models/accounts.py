@@ -52,8 +52,28 @@ class Account(models.Model):
         default="US",
         help_text="Country (ISO alpha-2) for phone numbers written without one",
     )
-    # Requests per second this account may send (the CRM's spike limit).
-    rate_limit_per_second = models.PositiveIntegerField(default=10)
+    # Calls this account's credential may make (integrations.delivery.ratelimit); empty:
+    # the CRM's published quota. HighLevel counts 10-second windows: per second x 10.
+    rate_limit_per_second = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Calls per second; empty: the CRM's published quota"
+    )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Calls per minute; empty: the CRM's published quota"
+    )
+    rate_limit_per_day = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Calls per UTC day; empty: the CRM's published quota"
+    )
+    # Auto-pause (integrations.delivery.autopause): set when every delivery has failed for
+    # a while; deliveries are held until someone presses Resume.
+    paused_at = models.DateTimeField(null=True, blank=True)
+    pause_reason = models.CharField(max_length=200, blank=True, default="")
+    failing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    autopause_after_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Pause when every delivery has failed for this long; empty: the default "
+        "(DELIVERY_AUTOPAUSE_AFTER_SECONDS), 0: never",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

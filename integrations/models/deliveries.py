@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from .flows import Step
@@ -19,7 +20,7 @@ class Outcome(models.TextChoices):
 class DeliveryStatus(models.TextChoices):
     PENDING = "pending", "Pending"  # due at next_attempt_at, waiting for a worker
     IN_PROGRESS = "in_progress", "In progress"  # leased by a worker until lease_expires_at
-    HELD = "held", "Held"  # waiting for its account to be reconnected
+    HELD = "held", "Held"  # waiting for its account to be reconnected or resumed
     DONE = "done", "Done"  # has an outcome
 
 
@@ -42,8 +43,16 @@ class Delivery(models.Model):
     response_ms = models.PositiveIntegerField(null=True, blank=True)
     attempt_count = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
+    # When the last wake-up for this delivery was due: its publish time, or the end of
+    # its countdown. The sweeper leaves alone a delivery whose wake-up is still recent:
+    # it is queued, not lost (integrations.delivery.sweeper). The database fills it on
+    # insert, so intake's one-statement insert sets it without naming it.
+    woken_at = models.DateTimeField(db_default=Now(), null=True, blank=True)
     lease_owner = models.CharField(max_length=64, blank=True, default="")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # The CRM operations completed so far and their results, written after each one
+    # (integrations.crm.operations), so a retry resumes instead of repeating calls.
+    progress = models.JSONField(default=dict, db_default={}, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     # The version of the step's configuration the lead was mapped with (django-reversion;

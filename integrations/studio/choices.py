@@ -50,8 +50,9 @@ def custom_fields(step: Step) -> list[tuple[str, dict[str, Any], str]]:
     """(mapping target, catalogue entry, value kind) for each custom field."""
     spec = step_spec(step)
     key = spec.custom_field_key if spec else "id"
+    prefix = CUSTOM_PREFIX + (spec.custom_field_prefix if spec else "")
     return [
-        (f"{CUSTOM_PREFIX}{entry.get(key)}", entry, custom_field_kind(step, entry))
+        (f"{prefix}{entry.get(key)}", entry, custom_field_kind(step, entry))
         for entry in entries(step_catalogue(step), "custom_fields")
         if entry.get(key) not in (None, "")
     ]

@@ -23,6 +23,8 @@ from integrations.crm.registry import api_base_url, crm_of_recipient, recipient_
 from integrations.crm.spec import PreviewAnswer
 from integrations.mapping.context import SystemFields, lead_context
 from integrations.mapping.normalise import LeadInvalid, lead_fields
+from integrations.mapping.selectors import lead_context_load, step_config_load
+from integrations.mapping.step_map import MappedStep, step_map
 from integrations.models import AuthType, Lead, Step
 
 PREVIEW_SECRET = "preview-credential"
@@ -42,7 +44,7 @@ class PreviewCall:
 
 @dataclass
 class Preview:
-    mapped: Any  # integrations.mapping.step_map.MappedStep
+    mapped: MappedStep
     context: dict[str, Any]
     calls: list[PreviewCall] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # what the CRM call would say
@@ -117,10 +119,6 @@ def step_preview(
 ) -> Preview:
     """Map `lead` (or sample `fields`) through `step` and record the calls the step's
     recipient would make. Makes no network call and writes nothing."""
-    # TEMPORARY-LAZY: until integrations.mapping's step_map reaches main.
-    from integrations.mapping.selectors import lead_context_load, step_config_load
-    from integrations.mapping.step_map import step_map
-
     config = step_config_load(step=step)
     if lead is not None:
         context = lead_context_load(lead=lead, before_step=step)

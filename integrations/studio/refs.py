@@ -105,7 +105,7 @@ def step_references(step: Step, catalogue: dict[str, Any]) -> list[Reference]:
     for mapping in step.mappings.all():
         target = mapping.target.strip()
         if target.startswith(CUSTOM_PREFIX):
-            value = target.removeprefix(CUSTOM_PREFIX)
+            value = target.removeprefix(CUSTOM_PREFIX).removeprefix(spec.custom_field_prefix)
             entry = entry_by(fields, spec.custom_field_key, value)
             name = str(entry.get("name") or value) if entry else ""
             found.append(Reference("Mapping → custom field", "custom_fields", value, name))

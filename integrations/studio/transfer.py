@@ -107,11 +107,10 @@ def _refs_out(
     if part == "mappings":
         target = str(row.get("target") or "")
         if target.startswith(CUSTOM_PREFIX):
-            value = target.removeprefix(CUSTOM_PREFIX)
+            prefix = CUSTOM_PREFIX + spec.custom_field_prefix
+            value = target.removeprefix(CUSTOM_PREFIX).removeprefix(spec.custom_field_prefix)
             key = spec.custom_field_key
-            row["target"] = ref_out(
-                "custom_fields", value, catalogue, field=key, prefix=CUSTOM_PREFIX
-            )
+            row["target"] = ref_out("custom_fields", value, catalogue, field=key, prefix=prefix)
         manual = manual_field(spec, target)
         if manual and manual.catalogue and row.get("value_kind") == "constant":
             row["source"] = ref_out(manual.catalogue, row.get("source"), catalogue)

@@ -61,7 +61,7 @@ def test_test_connection_fetches_the_keap_catalogue_and_shows_it(crm, admin_clie
     assert "Connected to Keap. Found 4 custom fields, 6 tags" in html
     account.refresh_from_db()
     catalogue = account.catalogue
-    lead_score = {"id": 7, "name": "Lead Score", "key": "LeadScore", "type": "WholeNumber"}
+    lead_score = {"id": 7, "name": "Lead Score", "field_name": "LeadScore", "type": "WholeNumber"}
     assert lead_score | {"options": []} in catalogue["custom_fields"]
     assert {"id": 100, "name": "New Lead", "category": "Lead Status"} in catalogue["tags"]
     assert catalogue["contact_types"] == ["Lead", "Prospect", "Customer", "Partner"]
@@ -163,7 +163,13 @@ def test_saving_the_account_form_never_writes_back_tokens_rotated_meanwhile(admi
         )
         return clean(form)
 
-    form = {"name": "Renamed", "crm": "keap", "auth_type": "oauth", "rate_limit_per_second": 10}
+    form = {
+        "name": "Renamed",
+        "crm": "keap",
+        "auth_type": "oauth",
+        "phone_region": "US",
+        "rate_limit_per_second": 10,
+    }
     with mock.patch.object(AccountForm, "clean", a_worker_refreshes_meanwhile):
         response = admin_client.post(f"/admin/integrations/account/{account.pk}/change/", form)
     assert response.status_code == 302

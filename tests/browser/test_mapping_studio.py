@@ -82,7 +82,7 @@ def test_a_marketer_builds_previews_and_tests_a_step(crm, page, shots):
     shots(page, "3-preview")
     result = page.inner_text("#preview-result")
     assert "PUT" in result and "/rest/v1/contacts" in result
-    assert '"custom_fields"' in result and '"content": "91"' in result.replace("91,", "91")
+    assert '"custom_fields"' in result and '"content": 91' in result  # a whole number
     assert '"owner_id": 2' in result
     assert "POST" in result and '"tagIds"' in result and "103" in result
     assert "lead.score is greater than or equal to '80' (is '91'): yes" in result
@@ -105,7 +105,8 @@ def test_a_marketer_builds_previews_and_tests_a_step(crm, page, shots):
     assert hot["owner_id"] == 2
 
 
-def test_check_step_flags_an_id_the_catalogue_lacks(crm, page, shots):
+def test_check_step_flags_an_id_the_catalogue_lacks(live_server, page, shots):
+    crm = live_server  # no CRM call: the catalogue is the account's stored one
     account = keap_account(name="Sandbox Keap", catalogue=keap_catalogue())
     _, step, _ = flow_with_step(account=account)
     TagRule.objects.create(step=step, tag_id="4242", name="Deleted tag")
@@ -117,7 +118,8 @@ def test_check_step_flags_an_id_the_catalogue_lacks(crm, page, shots):
     assert "tags id 4242 is not in the account's catalogue" in page.inner_text(".messagelist")
 
 
-def test_an_exported_flow_imports_against_another_catalogue(crm, page, shots, tmp_path):
+def test_an_exported_flow_imports_against_another_catalogue(live_server, page, shots, tmp_path):
+    crm = live_server  # no CRM call: catalogues are the accounts' stored ones
     source = keap_account(name="Prod Keap", catalogue=keap_catalogue())
     flow, step, _ = flow_with_step(account=source, flow_name="Web leads")
     TagRule.objects.create(step=step, tag_id="103", name="Hot Lead")
@@ -151,3 +153,33 @@ def test_an_exported_flow_imports_against_another_catalogue(crm, page, shots, tm
     shots(page, "7-imported")
     imported = Flow.objects.exclude(pk=flow.pk).get()
     assert [t.tag_id for t in imported.steps.get().tag_rules.all()] == ["903"]
+
+
+def test_a_kept_owner_is_not_overwritten_on_an_existing_contact(crm, page, shots, settings):
+    # Needs the recipients to honour StepPlan.preserve_fields (helper "ops").
+    account = keap_account(name="Sandbox Keap")
+    assert account_connection_test(account_id=account.pk).ok
+    _, step, _ = flow_with_step(account=account, recipient=Recipient.KEAP_REST)
+    existing = requests.post(
+        f"{crm.url}/sandbox/keap/crm/rest/v1/contacts",
+        json={"email_addresses": [{"email": "kept@example.com", "field": "EMAIL1"}], "owner_id": 1},
+        headers={"X-Keap-API-Key": settings.SANDBOX_KEAP_API_KEY},
+        timeout=10,
+    )
+    assert existing.status_code == 201, existing.text
+    log_in(page, crm)
+    page.goto(f"{crm.url}/admin/integrations/step/{step.pk}/change/")
+    page.select_option("select[name='manual__owner_id']", label="Sam Sales")
+    page.check("input[name='manual_keep__owner_id']")
+    page.click("input[name=_continue]")
+    page.wait_for_selector(".messagelist .success")
+
+    page.click("a.step-preview")
+    for email in ("kept@example.com", "fresh@example.com"):
+        page.fill("textarea[name=sample]", f"first_name: K\nemail: {email}")
+        page.click("input[name=_send]")
+        page.wait_for_selector("#test-lead-result")
+        assert page.inner_text(".test-outcome") == "success"
+    shots(page, "8-kept-owner")
+    assert sandbox_contact(crm, "kept@example.com")["owner_id"] == 1  # kept
+    assert sandbox_contact(crm, "fresh@example.com")["owner_id"] == 2  # set on a new one

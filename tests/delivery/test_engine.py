@@ -36,7 +36,7 @@ CONTACTS = f"{BASE}/rest/v1/contacts"
 @pytest.fixture(autouse=True)
 def keap_at_test_host(settings):
     settings.KEAP_API_BASE_URL = BASE
-    settings.DELIVERY_BACKOFF_BASE_SECONDS = 1
+    settings.DELIVERY_RETRY_SCHEDULE = "1s, 1s, 1s, 1s, 1s"
 
 
 def new_delivery(step_source, fields=None) -> Delivery:
@@ -120,7 +120,7 @@ def test_transient_errors_are_retried_later_with_backoff(create_step, answer):
 @pytest.mark.django_db
 @responses.activate
 def test_the_last_allowed_try_records_the_final_error(create_step, settings):
-    settings.DELIVERY_MAX_ATTEMPTS = 2
+    settings.DELIVERY_RETRY_SCHEDULE = "1s"  # two attempts
     responses.post(CONTACTS, status=503, json={})
     responses.get(CONTACTS, json={"contacts": []})
     delivery = new_delivery(create_step)
@@ -249,23 +249,37 @@ def test_two_workers_on_one_delivery_make_one_crm_call(create_step):
 
 
 @pytest.mark.django_db
-def test_the_sweeper_enqueues_due_and_abandoned_deliveries_only(create_step):
+def test_the_sweeper_wakes_only_deliveries_whose_wake_up_was_lost(create_step, settings):
+    settings.DELIVERY_WAKEUP_LOST_AFTER_SECONDS = 120
     now = timezone.now()
-    due = new_delivery(create_step)
-    fresh = new_delivery(create_step)
+    lost = new_delivery(create_step)  # due, last woken long ago
+    never_woken = new_delivery(create_step)  # due, its publish failed
+    queued = new_delivery(create_step)  # due, woken a moment ago: still in the queue
     abandoned = new_delivery(create_step)
     later = new_delivery(create_step)
     done = new_delivery(create_step)
-    Delivery.objects.filter(pk=due.pk).update(next_attempt_at=now - timedelta(minutes=1))
-    Delivery.objects.filter(pk=fresh.pk).update(next_attempt_at=now)
+    long_ago = now - timedelta(minutes=5)
+    Delivery.objects.filter(pk=lost.pk).update(next_attempt_at=long_ago, woken_at=long_ago)
+    Delivery.objects.filter(pk=never_woken.pk).update(next_attempt_at=now, woken_at=None)
+    Delivery.objects.filter(pk=queued.pk).update(
+        next_attempt_at=long_ago, woken_at=now - timedelta(seconds=60)
+    )
     Delivery.objects.filter(pk=abandoned.pk).update(
-        status="in_progress", lease_expires_at=now - timedelta(minutes=1)
+        status="in_progress",
+        lease_expires_at=now - timedelta(minutes=1),
+        woken_at=now - timedelta(minutes=2),  # woken, claimed, then its worker died
     )
-    Delivery.objects.filter(pk=later.pk).update(next_attempt_at=now + timedelta(minutes=5))
+    Delivery.objects.filter(pk=later.pk).update(
+        next_attempt_at=now + timedelta(minutes=5), woken_at=None
+    )
     Delivery.objects.filter(pk=done.pk).update(
-        status="done", next_attempt_at=now - timedelta(hours=1)
+        status="done", next_attempt_at=now - timedelta(hours=1), woken_at=None
     )
-    with mock.patch("integrations.tasks.deliver.delay") as delay:
+    expected = sorted([lost.pk, never_woken.pk, abandoned.pk])
+    with mock.patch("leadflow.celery.app.send_task") as publish:
         swept = delivery_sweep(now=now)
-    assert sorted(swept) == sorted([due.pk, abandoned.pk])
-    assert sorted(c.args[0] for c in delay.call_args_list) == sorted([due.pk, abandoned.pk])
+    assert sorted(swept) == expected
+    assert sorted(c.kwargs["args"][0] for c in publish.call_args_list) == expected
+    # Each is now recorded as woken, so the next sweep leaves them to their message.
+    with mock.patch("leadflow.celery.app.send_task"):
+        assert delivery_sweep(now=now + timedelta(seconds=15)) == []

@@ -79,3 +79,16 @@ def test_a_step_threshold_overrides_the_account_and_the_global_one(step):
     deliver(step, successes=8, failures=2)  # 80 % < 85 %; 200 ms > 150 ms
     assert {c.metric for c in alerts_check()} == {Metric.SUCCESS_RATE, Metric.RESPONSE_MS}
     assert len(mail.outbox) == 1  # one email for the crossings of one check
+
+
+def test_thresholds_are_edited_in_the_admin_one_row_per_scope(client, step):
+    client.force_login(get_user_model().objects.get(username="boss"))
+    assert client.get("/admin/integrations/threshold/add/").status_code == 200
+    form = {"account": "", "step": "", "min_success_pct": "92", "max_response_ms": "",
+            "max_duplicate_pct": ""}  # fmt: skip
+    assert client.post("/admin/integrations/threshold/add/", form).status_code == 302
+    assert thresholds_load().overall().min_success_pct == 92
+    again = client.post("/admin/integrations/threshold/add/", form)
+    assert again.status_code == 200 and "edit those" in again.content.decode()
+    both = {**form, "account": step.account_id, "step": step.pk}
+    assert "not both" in client.post("/admin/integrations/threshold/add/", both).content.decode()

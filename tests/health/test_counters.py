@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from integrations.delivery.engine import delivery_attempt
 from integrations.health.counters import (
+    counters_forget,
     counters_record,
     day_start,
     tallies_from_counters,
@@ -162,3 +163,21 @@ def test_concurrent_workers_never_lose_a_count(step):
     assert not errors
     counter = DailyCounter.objects.get()
     assert (counter.deliveries, counter.timed, counter.response_ms_sum) == (40, 40, 3200)
+
+
+@pytest.mark.django_db
+def test_a_replayed_delivery_is_counted_once_for_its_new_outcome(step):
+    delivery = finished_delivery(step, outcome=Outcome.ERROR, reason="timeout", response_ms=900)
+    counters_record(delivery=delivery)
+    with transaction.atomic():  # a replay clears the outcome…
+        counters_forget(delivery=delivery)
+        Delivery.objects.filter(pk=delivery.pk).update(outcome=Outcome.SUCCESS, reason="")
+    delivery.refresh_from_db()
+    counters_record(delivery=delivery)  # …and the engine records the new one
+    rows = {(c.outcome, c.deliveries, c.timed) for c in DailyCounter.objects.all()}
+    assert rows == {(Outcome.SUCCESS, 1, 1)}
+    today = utc_day(timezone.now())
+    stored = as_dict(tallies_from_counters(first_day=today, last_day=today))
+    assert stored == as_dict(
+        tallies_from_deliveries(start=day_start(today), end=day_start(today + timedelta(days=1)))
+    )

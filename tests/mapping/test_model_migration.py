@@ -124,6 +124,3 @@ def test_the_step_admin_shows_mappings_tag_rules_and_campaign_rules(admin_client
     )
     page = admin_client.get(f"/admin/integrations/step/{step.pk}/change/").content.decode()
     assert "Hot Lead" in page and "Welcome" in page and "custom:7" in page
-    # The step editor (integrations/admin/step_forms.py) offers "keep" per mapping and
-    # the standard fields as switches.
-    assert "on_existing" in page and "standard_fields_on" in page

@@ -9,6 +9,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from liquid.exceptions import LiquidError
 
 from integrations.crm import highlevel, keap_rest
 from integrations.crm.base import ContactData
@@ -236,3 +237,27 @@ def test_the_full_lead_maps_for_every_policy(policy):
     result = mapped({**FULL_LEAD, "score": "90", "tags": "yes"}, keap_config(policy))
     assert result.contact is not None and result.plan.tag_ids == ("103",)
     keap_valid(result.contact)
+
+
+names = st.sampled_from(["lead", "a", "b", "first_name", "tags", "x1", "system", "keap"])
+outputs = st.lists(names, min_size=1, max_size=3).map(lambda p: "{{ " + ".".join(p) + " }}")
+plain_templates = st.lists(outputs | st.text(alphabet="ab -.,>}{", max_size=5), max_size=6).map(
+    "".join
+)
+
+
+@given(source=plain_templates, lead=leads)
+def test_plain_templates_render_exactly_as_liquid_does(source, lead):
+    try:
+        template = template_compile(source)
+    except TemplateError:
+        return
+    context = lead_context(fields=lead, system=SystemFields(), steps={})
+    scope = {**lead, **context, "catalogue": {}}
+    try:
+        liquid_out = str(template.compiled.render(scope)).strip()
+    except LiquidError:  # the output bound
+        with pytest.raises(TemplateError):
+            template.render_scope(scope)
+        return
+    assert template.render_scope(scope) == liquid_out

@@ -251,7 +251,7 @@ def busiest_second(times: list[float]) -> int:
 def test_bulk_replay_never_goes_above_the_accounts_rate(sandbox, support):
     """The account's rate counts CRM calls (a Keap REST delivery makes two: a look-up
     and the upsert); the replay keeps every one-second window within it."""
-    account = keap_account(rate_limit_per_second=10)
+    account = keap_account(rate_limit_per_second=10, rate_limit_per_minute=600)
     flow, step, _ = flow_with_step(account=account)
     for n in range(30):
         failed_delivery(flow, lead(n))

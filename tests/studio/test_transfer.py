@@ -28,7 +28,7 @@ from tests.factories import flow_with_step, keap_account, keap_catalogue
 pytestmark = pytest.mark.django_db
 
 OTHER_KEAP = keap_catalogue(
-    custom_fields=[{"id": 31, "name": "Lead Score", "key": "Score", "type": "WholeNumber"}],
+    custom_fields=[{"id": 31, "name": "Lead Score", "field_name": "Score", "type": "WholeNumber"}],
     tags=[{"id": 900, "name": "New Lead"}, {"id": 903, "name": "hot lead"}],
     campaigns=[{"id": 61, "name": "Lead Nurture", "sequences": [{"id": 9, "name": "Welcome"}]}],
 )
@@ -108,11 +108,11 @@ def test_import_rematches_ids_by_name_and_lists_the_unmatched_before_saving():
 def test_xmlrpc_custom_fields_travel_by_name_too():
     source = keap_account(name="Prod Keap", catalogue=keap_catalogue())
     flow, _, _ = flow_with_step(
-        account=source, recipient=Recipient.KEAP_XMLRPC, mappings=[("score", "custom:LeadScore")]
+        account=source, recipient=Recipient.KEAP_XMLRPC, mappings=[("score", "custom:_LeadScore")]
     )
     data = json.loads(json.dumps(flow_export(flow=flow)))
     plan = transfer_plan(data=data, accounts={"keap": keap_account(catalogue=OTHER_KEAP)})
-    assert plan.steps[0]["mappings"][0]["target"] == "custom:Score"
+    assert plan.steps[0]["mappings"][0]["target"] == "custom:_Score"
 
 
 def test_an_import_without_an_account_for_its_crm_says_so():

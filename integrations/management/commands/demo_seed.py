@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from integrations.crm.registry import RECIPIENTS
+from integrations.crm.registry import RECIPIENTS, api_base_url
 from integrations.health.demo import demo_history_seed
 from integrations.intake.keys import source_create
 from integrations.management.demo_roles import demo_role_users
@@ -14,12 +17,14 @@ from integrations.models import (
     Account,
     AccountStatus,
     AuthType,
+    CampaignRule,
     CrmKind,
     FieldMapping,
     Flow,
     Recipient,
     Source,
     Step,
+    TagRule,
 )
 from integrations.secrets import digest
 
@@ -27,36 +32,76 @@ DEMO_USER = "admin"
 DEMO_PASSWORD = "leadflow-demo"
 DEMO_KEY_FALLBACK = "lf_demo_key_change_me_0123456789abcdef"
 
-# (flow name, recipient, CRM, tags, sequences, options, (source, target) mappings)
+HOT = {"conditions": [{"field": "lead.score", "operator": "gte", "value": "80"}]}
+# Lead-source attribution in the person notes, and HighLevel's `source`.
+NOTES_TEMPLATE = (
+    "{{ lead.comments }}{% if lead.utm_campaign %} (campaign: {{ lead.utm_campaign }}"
+    "{% if lead.score >= 80 %}, hot{% endif %}){% endif %}"
+)
+SOURCE_TEMPLATE = "{{ lead.utm_source | default: 'LeadFlow demo' }}"
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """What a demo step carries: (kind, source, target) mappings, (tag id, name, rule)
+    tags, and CampaignRule fields."""
+
+    mappings: tuple[tuple[str, str, str], ...] = ()
+    tags: tuple[tuple[str, str, dict], ...] = ()
+    campaigns: tuple[dict[str, Any], ...] = ()
+
+
+# (flow name, recipient, CRM)
 DEMO_FLOWS = [
-    (
-        "Web leads → Keap REST",
-        Recipient.KEAP_REST,
-        CrmKind.KEAP,
-        [100, 101],
-        [{"campaign_id": 45, "sequence_id": 1}],
-        {},
-        [("lead_score", "custom:7")],
-    ),
-    (
-        "Web leads → Keap XML-RPC",
-        Recipient.KEAP_XMLRPC,
-        CrmKind.KEAP,
-        [100],
-        [{"campaign_id": 200}],
-        {},
-        [],
-    ),
-    (
-        "Web leads → HighLevel",
-        Recipient.HIGHLEVEL,
-        CrmKind.HIGHLEVEL,
-        ["new-lead", "website"],
-        [],
-        {},
-        [],
-    ),
+    ("Web leads → Keap REST", Recipient.KEAP_REST, CrmKind.KEAP),
+    ("Web leads → Keap XML-RPC", Recipient.KEAP_XMLRPC, CrmKind.KEAP),
+    ("Web leads → HighLevel", Recipient.HIGHLEVEL, CrmKind.HIGHLEVEL),
 ]
+# Valid in any account: a template into a standard field; HighLevel tags are names.
+PORTABLE = {
+    Recipient.KEAP_REST: DemoConfig(mappings=(("template", NOTES_TEMPLATE, "comments"),)),
+    Recipient.KEAP_XMLRPC: DemoConfig(mappings=(("template", NOTES_TEMPLATE, "comments"),)),
+    Recipient.HIGHLEVEL: DemoConfig(
+        mappings=(("template", SOURCE_TEMPLATE, "source"),),
+        tags=(("new-lead", "new-lead", {}), ("hot-lead", "hot-lead", HOT)),
+    ),
+}
+# Ids that exist only in the built-in sandbox's catalogue (its seed data).
+SANDBOX_ONLY = {
+    Recipient.KEAP_REST: DemoConfig(
+        mappings=(
+            ("field", "score", "custom:7"),
+            ("template", "{{ lead.utm_campaign }}", "custom:8"),
+        ),
+        tags=(("100", "New Lead", {}), ("103", "Hot Lead", HOT)),
+        campaigns=(
+            {
+                "kind": "keap_sequence",
+                "item_id": "45",
+                "sequence_id": "1",
+                "name": "Lead Nurture › Welcome",
+                "rules": HOT,
+            },
+        ),
+    ),
+    Recipient.KEAP_XMLRPC: DemoConfig(
+        mappings=(("field", "score", "custom:_LeadScore"),),
+        tags=(("100", "New Lead", {}), ("103", "Hot Lead", HOT)),
+        campaigns=({"kind": "followup_sequence", "item_id": "200", "name": "Welcome Series"},),
+    ),
+    Recipient.HIGHLEVEL: DemoConfig(
+        mappings=(("field", "score", "custom:sbxCfLeadScore000001"),),
+    ),
+}
+# Sandbox ids earlier demos stored (migrated into rules by 0003): removed off-sandbox.
+_OLD_SANDBOX_IDS = {"100", "101", "45", "200"}
+
+
+def points_at_sandbox(recipient: str) -> bool:
+    """Whether the recipient's API is this installation's built-in sandbox."""
+    if not settings.SANDBOX_ENABLED or recipient not in RECIPIENTS:
+        return False
+    return api_base_url(recipient).startswith(f"{settings.PUBLIC_BASE_URL}/sandbox/")
 
 
 class Command(BaseCommand):
@@ -68,7 +113,7 @@ class Command(BaseCommand):
         accounts = self._accounts()
         key = settings.DEMO_API_KEY or DEMO_KEY_FALLBACK
         lines, steps = [], []
-        for name, recipient, crm, tags, sequences, opts, mappings in DEMO_FLOWS:
+        for name, recipient, crm in DEMO_FLOWS:
             if recipient not in RECIPIENTS:
                 continue  # that CRM client is not installed in this build
             flow, _ = Flow.objects.get_or_create(name=name)
@@ -79,14 +124,13 @@ class Command(BaseCommand):
                     "name": f"{recipient.label}",
                     "account": accounts[crm],
                     "recipient": recipient,
-                    "tag_ids": tags,
-                    "sequences": sequences,
-                    "options": opts,
                 },
             )
-            if not step.mappings.exists():
-                for source, target in mappings:
-                    FieldMapping.objects.create(step=step, source=source, target=target)
+            _configure(step, PORTABLE[recipient])
+            if points_at_sandbox(recipient):
+                _configure(step, SANDBOX_ONLY[recipient])
+            else:
+                _strip(step, SANDBOX_ONLY[recipient])
             self._source(flow, key)
             steps.append(step)
             lines.append(f"  {flow.name}: {settings.PUBLIC_BASE_URL}{flow.intake_path}")
@@ -151,3 +195,39 @@ class Command(BaseCommand):
         elif source.key_digest != digest(key):  # DEMO_API_KEY changed since last run
             source.key_digest, source.key_hint = digest(key), key[:8]
             source.save(update_fields=["key_digest", "key_hint"])
+
+
+def _configure(step: Step, demo: DemoConfig) -> None:
+    """Add what the demo carries, once (a rerun, or the marketer's edits, stay)."""
+    for position, (kind, source, target) in enumerate(demo.mappings):
+        FieldMapping.objects.get_or_create(
+            step=step,
+            target=target,
+            defaults={"value_kind": kind, "source": source, "position": position},
+        )
+    for position, (tag_id, name, rules) in enumerate(demo.tags):
+        TagRule.objects.get_or_create(
+            step=step,
+            tag_id=tag_id,
+            defaults={"name": name, "rules": rules, "position": position},
+        )
+    for position, campaign in enumerate(demo.campaigns):
+        fields = {k: v for k, v in campaign.items() if k in ("name", "rules", "sequence_id")}
+        CampaignRule.objects.get_or_create(
+            step=step,
+            kind=campaign["kind"],
+            item_id=campaign["item_id"],
+            defaults={**fields, "position": position},
+        )
+
+
+def _strip(step: Step, demo: DemoConfig) -> None:
+    """Off the sandbox, remove the sandbox-only ids a previous run put on the step."""
+    step.mappings.filter(target__in=[target for _, _, target in demo.mappings]).delete()
+    tag_ids = {tag_id for tag_id, _, _ in demo.tags} | _OLD_SANDBOX_IDS
+    step.tag_rules.filter(tag_id__in=tag_ids).delete()
+    item_ids = {c["item_id"] for c in demo.campaigns} | _OLD_SANDBOX_IDS
+    step.campaign_rules.filter(item_id__in=item_ids).delete()
+    if step.tag_ids or step.sequences:
+        step.tag_ids, step.sequences = [], []
+        step.save(update_fields=["tag_ids", "sequences"])

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0005_health_reports'),
+        ('integrations', '0007_delivery_progress_and_flow_control'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
-        ("integrations", "0006_replay_roles_retention"),
+        ("integrations", "0008_replay_roles_retention"),
     ]
 
     operations = [migrations.RunPython(create_roles, migrations.RunPython.noop)]

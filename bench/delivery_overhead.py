@@ -1,0 +1,83 @@
+"""Engine time per delivery, excluding HTTP: run in a subprocess with the bench's
+environment (`python -m bench.delivery_overhead FLOW_ID COUNT`), against the server the
+bench started (the sandbox CRMs).
+
+Stores COUNT leads of the flow without waking any worker, then works each delivery in
+this process with `delivery_attempt`, timing the whole call and, separately, the time
+spent inside HTTP requests (requests' `Session.send`). Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+
+def main() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadflow.settings")
+    import django
+
+    django.setup()
+    from unittest import mock
+
+    import requests
+
+    from bench.stack import lead
+    from integrations.delivery.engine import delivery_attempt
+    from integrations.intake.auth import target_for_source
+    from integrations.intake.services import lead_accept
+    from integrations.models import Delivery, Flow
+
+    flow_id, count = int(sys.argv[1]), int(sys.argv[2])
+    target = target_for_source(Flow.objects.get(pk=flow_id).sources.get())
+    prefix = f"overhead-{time.time_ns()}"
+    leads = []
+    with mock.patch("integrations.delivery.enqueue.transaction.on_commit"):  # no worker
+        for i in range(count):
+            fields = lead(i, prefix)
+            accepted = lead_accept(
+                target=target, payload=fields, fields=fields, idempotency_key=None
+            )
+            leads.append(accepted.lead_id)
+    ids = list(
+        Delivery.objects.filter(lead_id__in=leads).order_by("pk").values_list("pk", flat=True)
+    )
+
+    in_http = 0.0
+    send = requests.Session.send
+
+    def timed_send(self, *args, **kwargs):
+        nonlocal in_http
+        started = time.perf_counter()
+        try:
+            return send(self, *args, **kwargs)
+        finally:
+            in_http += time.perf_counter() - started
+
+    requests.Session.send = timed_send
+    delivery_attempt(delivery_id=ids[0])  # warm-up: connections, caches
+    in_http, total = 0.0, 0.0
+    with mock.patch("integrations.delivery.enqueue.transaction.on_commit"):  # next steps
+        for delivery_id in ids[1:]:
+            started = time.perf_counter()
+            delivery_attempt(delivery_id=delivery_id)
+            total += time.perf_counter() - started
+    done = Delivery.objects.filter(pk__in=ids[1:], outcome="success").count()
+    measured = len(ids) - 1
+    print(
+        json.dumps(
+            {
+                "deliveries": measured,
+                "success": done,
+                "total_ms": total * 1000 / measured,
+                "http_ms": in_http * 1000 / measured,
+                "overhead_ms": (total - in_http) * 1000 / measured,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

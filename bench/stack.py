@@ -1,0 +1,197 @@
+"""A whole LeadFlow for the delivery benchmarks: the production server (gunicorn) with
+the built-in sandbox CRMs, real Celery worker processes, the demo flows, and helpers to
+post leads and read what happened from the database.
+
+Everything is the run's own: a database named after the caller's (`<name>_bench`), the
+caller's broker with a queue of the bench's own, and the caller's Redis database for
+the rate limiter and the sandbox's rate windows (keys prefixed with the run).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psycopg
+import requests
+
+from bench import Failed
+from bench.backends import ensure_database, libpq_url
+from bench.server import BIN, ROOT, Gunicorn, run_python
+
+API_KEY = "lf_bench_delivery_key_not_a_secret_0123456789"
+
+
+def bench_database_url(database_url: str) -> str:
+    """postgres://.../leadflow_x -> postgres://.../leadflow_x_bench (created if missing)."""
+    name = urlsplit(database_url).path.lstrip("/") or "leadflow"
+    return ensure_database(database_url, f"{name}_bench")
+
+
+def stack_env(database_url: str, broker_url: str, queue: str) -> dict[str, str]:
+    """Production settings, the sandbox CRMs on, the run's own queue and key prefixes."""
+    run = uuid.uuid4().hex[:8]
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "leadflow.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-only-secret-key-not-for-production-0123456789abcdef",
+        "FIELD_ENCRYPTION_KEYS": "bench-only-field-encryption-key",
+        "SECURE_SSL_REDIRECT": "false",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SANDBOX_ENABLED": "true",
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": broker_url,
+        "CELERY_QUEUE": queue,
+        # The sandbox counts its rate windows in the cache: one cache for every process.
+        "CACHE_URL": broker_url if broker_url.startswith("redis") else "locmemcache://bench",
+        "RATELIMIT_KEY_PREFIX": f"leadflow-bench-{run}:rl:",
+        "LOG_LEVEL": "WARNING",
+        "DEMO_API_KEY": API_KEY,
+    }
+
+
+@contextmanager
+def served(env: dict[str, str], log_dir: Path, *, workers: int = 3):
+    """The production server on a free port; env gains PUBLIC_BASE_URL (the sandbox)."""
+    server = Gunicorn(env, workers=workers, log=log_dir / "gunicorn.log")
+    env["PUBLIC_BASE_URL"] = server.base_url
+    server.env = env
+    # A loaded machine may take a while to start several workers.
+    server.wait_healthy = functools.partial(Gunicorn.wait_healthy, server, timeout=120)
+    with server:
+        yield server
+
+
+def start_worker(env: dict[str, str], log: Path, *, concurrency: int) -> subprocess.Popen:
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [
+                str(BIN / "celery"),
+                "-A",
+                "leadflow",
+                "worker",
+                "--loglevel=INFO",
+                f"--concurrency={concurrency}",
+                "--without-mingle",
+                "--without-gossip",
+                f"--hostname=bench-{uuid.uuid4().hex[:6]}@localhost",
+                f"--queues={env['CELERY_QUEUE']}",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 60
+    while b" ready." not in log.read_bytes():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop(proc)
+            raise Failed(f"celery worker did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    return proc
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+def seed(env: dict[str, str], *, limits: dict[str, dict[str, int | None]]) -> dict[str, int]:
+    """Migrate, run demo_seed, set the demo accounts' limits ({"keap": {...}, "highlevel":
+    {...}}: rate_limit_per_second/minute/day). Returns {"keap": flow id, "highlevel": ...}."""
+    run_python(env, "manage.py", "migrate", "--noinput", "-v", "0", timeout=300)
+    run_python(env, "manage.py", "demo_seed")
+    code = (
+        "import django, json, sys; django.setup()\n"
+        "from integrations.models import Account, Flow, Recipient\n"
+        "limits = json.loads(sys.argv[1])\n"
+        "for crm, fields in limits.items():\n"
+        "    Account.objects.filter(crm=crm).update(**fields)\n"
+        "flows = {r: Flow.objects.get(steps__recipient=r).pk for r in"
+        " (Recipient.KEAP_REST, Recipient.HIGHLEVEL)}\n"
+        "print(json.dumps({'keap': flows['keap_rest'], 'highlevel': flows['highlevel']}))\n"
+    )
+    import json
+
+    out = run_python(env, "-c", code, json.dumps(limits))
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def sandbox_limits(base_url: str, *, keap: dict[str, int], highlevel: dict[str, int]) -> None:
+    """Set the sandbox's quotas (Keap API keys; HighLevel's burst and daily) and start
+    fresh rate windows."""
+    requests.post(
+        f"{base_url}/sandbox/keap/_control/faults",
+        json={"reset": True, "rate_limits": {"api_key": keap}, "reset_rate_windows": True},
+        timeout=10,
+    ).raise_for_status()
+    requests.post(
+        f"{base_url}/sandbox/highlevel/_control/faults",
+        json={"reset": True, "config": highlevel},
+        timeout=10,
+    ).raise_for_status()
+
+
+def lead(i: int, prefix: str) -> dict[str, object]:
+    return {
+        "first_name": "Bench",
+        "last_name": f"Lead{i}",
+        "email": f"{prefix}.{i}@example.com",
+        "phone_1": "(415) 555-0134",
+        "lead_score": str(50 + i % 50),
+        "comments": "Posted by the delivery benchmark.",
+    }
+
+
+def post_leads(
+    base_url: str, flow_id: int, count: int, prefix: str, *, api_key: str = API_KEY
+) -> list[str]:
+    """POST `count` distinct leads at once (16 connections). Returns the lead ids."""
+    url = f"{base_url}/api/v1/flows/{flow_id}/leads"
+
+    def post(i: int) -> str:
+        response = requests.post(
+            url, json=lead(i, prefix), headers={"X-Api-Key": api_key}, timeout=30
+        )
+        if response.status_code not in (200, 201, 202):
+            raise Failed(f"intake answered {response.status_code}: {response.text[:300]}")
+        return response.json()["id"]
+
+    with ThreadPoolExecutor(16) as pool:
+        return list(pool.map(post, range(count)))
+
+
+def query(database_url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def wait_for(check, *, timeout: float, what: str, interval: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise Failed(f"{what} did not happen within {timeout:.0f}s")
+
+
+def python() -> str:
+    return sys.executable
