@@ -49,8 +49,9 @@ class Account(models.Model):
     last_error = models.CharField(max_length=200, blank=True, default="")
     phone_region = models.CharField(
         max_length=2,
+        blank=True,
         default="US",
-        help_text="Country (ISO alpha-2) for phone numbers written without one",
+        help_text="Country (ISO alpha-2) for phone numbers written without one; empty: US",
     )
     # Calls this account's credential may make (integrations.delivery.ratelimit); empty:
     # the CRM's published quota. HighLevel counts 10-second windows: per second x 10.
