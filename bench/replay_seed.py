@@ -52,6 +52,7 @@ def seed() -> dict:
             "api_key": settings.SANDBOX_KEAP_API_KEY,
             "status": AccountStatus.CONNECTED,
             "rate_limit_per_second": int(os.environ["BENCH_ACCOUNT_RATE"]),
+            "rate_limit_per_minute": 60 * int(os.environ["BENCH_ACCOUNT_RATE"]),
         },
     )
     steps = {}

@@ -24,6 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q
 
+from integrations.delivery.ratelimit import account_quotas
 from integrations.models import Account, Delivery, DeliveryStatus
 
 CALLS_PER_DELIVERY_GUESS = 2.0
@@ -60,14 +61,13 @@ class Pacing:
 
 
 def account_rate(*, account: Account | None) -> float:
-    """Calls per second this account may make.
-
-    Until the per-account quotas land (integrations.delivery.ratelimit.account_quotas,
-    CONTRACTS §4) this is Account.rate_limit_per_second.
-    """
+    """CRM calls per second this account may make, sustained: the tightest of its
+    per-second and per-minute quotas (integrations.delivery.ratelimit.account_quotas,
+    CONTRACTS §4). A daily quota is a budget, not a pace: the limiter enforces it."""
     if account is None:
         return float(settings.REPLAY_UNPACED_PER_SECOND)
-    return float(max(1, account.rate_limit_per_second or 1))
+    rates = [q.limit / q.period for q in account_quotas(account) if q.period <= 60 and q.limit]
+    return max(0.1, min(rates)) if rates else float(max(1, account.rate_limit_per_second or 1))
 
 
 def pacing_refill(*, pacing: Pacing, rate: float, now: float) -> Pacing:

@@ -249,11 +249,11 @@ def busiest_second(times: list[float]) -> int:
 
 
 def test_bulk_replay_never_goes_above_the_accounts_rate(sandbox, support):
-    """The account's rate counts CRM calls (a Keap REST delivery makes two: a look-up
-    and the upsert); the replay keeps every one-second window within it."""
-    account = keap_account(rate_limit_per_second=10)
+    """The account's rate counts CRM calls (a delivery makes one or more); the replay
+    keeps every one-second window within it, releasing at 80 % of it on average."""
+    account = keap_account(rate_limit_per_second=10, rate_limit_per_minute=600)
     flow, step, _ = flow_with_step(account=account)
-    for n in range(30):
+    for n in range(40):
         failed_delivery(flow, lead(n))
 
     support.post(
@@ -261,12 +261,12 @@ def test_bulk_replay_never_goes_above_the_accounts_rate(sandbox, support):
     )
 
     replay = replay_ended(Replay.objects.get().pk, timeout=90)
-    assert replay.outcomes == {"success": 30}
+    assert replay.outcomes == {"success": 40}
     calls = new_attempt_times(replay)
-    assert len(calls) == 60
+    assert len(calls) >= 40
     assert busiest_second(calls) <= 10
-    # 60 calls at 0.8 × 10/s, less the first tick's burst: at least ~7 s.
-    assert calls[-1] - calls[0] >= 6.0
+    # At 0.8 × 10 calls/s, less the first tick's burst (one delivery or a tick's worth).
+    assert calls[-1] - calls[0] >= (len(calls) - 4) / 8.0 - 0.5
 
 
 def test_cancel_stops_what_has_not_started(sandbox, support):

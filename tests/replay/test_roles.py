@@ -110,3 +110,17 @@ def test_roles_are_re_applied_after_every_migrate():
     admins = Group.objects.get(name=ADMINS).permissions
     assert admins.filter(codename="erase_person").exists()
     assert admins.filter(codename="change_user").exists()
+
+
+def test_the_demo_has_one_user_per_role_and_prints_their_passwords(client):
+    from integrations.management.demo_roles import DEMO_ROLE_USERS, demo_role_users
+
+    lines = demo_role_users()
+
+    for username, (role, password) in DEMO_ROLE_USERS.items():
+        assert any(username in line and password in line for line in lines)
+        assert client.login(username=username, password=password)
+        user = client.get(reverse("admin:index")).wsgi_request.user
+        assert user.is_staff and not user.is_superuser
+        assert list(user.groups.values_list("name", flat=True)) == [role]
+    assert demo_role_users() == lines  # idempotent
