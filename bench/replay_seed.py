@@ -43,7 +43,7 @@ def seed() -> dict:
     tables = ["integrations_replayitem", "integrations_replay", "integrations_attempt"]
     tables += ["integrations_delivery", "integrations_lead", "integrations_leadrevision"]
     with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")  # noqa: S608
+        cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
     account, _ = Account.objects.update_or_create(
         name="Bench replay Keap",
         crm=CrmKind.KEAP,

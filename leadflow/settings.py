@@ -114,7 +114,7 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache (intake rate limits, idempotent OAuth state, sandbox rate windows) --------
+# --- Cache (intake rate limits, sandbox rate windows; OAuth `state` is in the session) --
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://leadflow")}
 
 # --- Auth: django-allauth for staff login (rate limits, TOTP MFA) --------------------
@@ -390,5 +390,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # They log request bodies, client secrets and tokens at DEBUG: never below INFO,
+        # so turning on debug logging cannot write a secret.
+        "requests_oauthlib": {"level": "INFO"},
+        "oauthlib": {"level": "INFO"},
+    },
 }

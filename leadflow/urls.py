@@ -7,7 +7,7 @@ from django.views.generic import RedirectView
 from integrations.intake import urls as intake_urls
 
 # The admin's login goes through allauth, so its rate limits and MFA apply.
-admin.site.login = secure_admin_login(admin.site.login)
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 admin.site.site_header = "LeadFlow"
 admin.site.site_title = "LeadFlow"
 admin.site.index_title = "Lead delivery"

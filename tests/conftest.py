@@ -1,4 +1,6 @@
-"""Shared fixtures: the sandbox over a real socket, and a real Celery worker process."""
+"""Every shared fixture, for every folder: the sandbox CRMs over a real socket, a
+connected OAuth account, a flow with its key, and a real Celery worker process.
+Helpers and factories to import are in tests/factories.py (never import a conftest)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,15 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parent.parent
+from integrations.models import AccountStatus
+from tests.factories import (
+    ROOT,
+    connect,
+    flow_with_step,
+    oauth_account,
+    sandbox_endpoints,
+    sandbox_reset,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -50,22 +60,7 @@ def _plain_static_files(settings):
 @pytest.fixture
 def flow_key():
     """A flow with one Keap REST step and one source: (flow, step, api key)."""
-    from tests.factories import flow_with_step
-
     return flow_with_step()
-
-
-def sandbox_endpoints(server_url: str) -> dict[str, str]:
-    """Every CRM endpoint setting, pointed at the built-in sandbox of `server_url`."""
-    base = f"{server_url}/sandbox"
-    return {
-        "KEAP_API_BASE_URL": f"{base}/keap/crm",
-        "KEAP_TOKEN_URL": f"{base}/keap/token",
-        "KEAP_AUTHORIZE_URL": f"{base}/keap/app/oauth/authorize",
-        "HIGHLEVEL_API_BASE_URL": f"{base}/highlevel",
-        "HIGHLEVEL_TOKEN_URL": f"{base}/highlevel/oauth/token",
-        "HIGHLEVEL_AUTHORIZE_URL": f"{base}/highlevel/oauth/chooselocation",
-    }
 
 
 @pytest.fixture
@@ -75,6 +70,25 @@ def sandbox_urls(live_server, settings):
     for name, value in urls.items():
         setattr(settings, name, value)
     return urls
+
+
+@pytest.fixture
+def crm(live_server, sandbox_urls, settings):
+    """The sandbox CRMs on the live server, reset, with OAuth redirects coming back to
+    the live server too."""
+    settings.PUBLIC_BASE_URL = live_server.url
+    sandbox_reset(live_server)
+    return live_server
+
+
+@pytest.fixture
+def keap(crm, admin_client):
+    """A Keap OAuth account connected through the sandbox's consent page."""
+    account = oauth_account(name="Keap OAuth")
+    connect(admin_client, account)
+    account.refresh_from_db()
+    assert account.status == AccountStatus.CONNECTED
+    return account
 
 
 def _worker_database_url() -> str:
@@ -183,14 +197,3 @@ def _drop_leftover_sessions(django_db_setup, django_db_blocker):
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
-
-
-def wait_until(predicate, *, timeout: float = 20.0, interval: float = 0.1):
-    """Poll `predicate` until it returns something truthy; fail after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")

@@ -1,24 +1,44 @@
-"""Small factories: the rows a test needs, with sensible defaults."""
+"""The one place for what tests build and do: rows with sensible defaults, a lead
+stored as intake stores it, requests as a source sends them, the sandbox CRMs'
+control endpoints and the OAuth consent dance. Fixtures are in tests/conftest.py.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
+from pathlib import Path
+from unittest import mock
+from urllib.parse import parse_qs, urlsplit
 
+import requests
 from django.conf import settings
+from django.db import connection
 
+from integrations.delivery.engine import delivery_attempt
+from integrations.intake.auth import target_for_source
 from integrations.intake.keys import source_create
+from integrations.intake.services import lead_accept
 from integrations.models import (
     Account,
     AccountStatus,
     AuthType,
     CampaignRule,
     CrmKind,
+    Delivery,
     FieldMapping,
     Flow,
+    Lead,
     Recipient,
     Step,
     TagRule,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
+ANN = {"first_name": "Ann", "last_name": "Lee", "email": "ann@example.com"}
+
+# --- rows ------------------------------------------------------------------------------
 
 
 def keap_account(**overrides) -> Account:
@@ -86,24 +106,31 @@ FULL_LEAD = {
 }
 
 
-def accept_lead(flow: Flow, fields: dict, *, enqueue: bool = True):
-    """Store a lead as intake does (returns the Lead). enqueue=False loses the broker
-    message, as a crash between commit and publish would."""
-    from unittest import mock
-
-    from integrations.intake.auth import target_for_source
-    from integrations.intake.services import lead_accept
-    from integrations.models import Lead
-
+def accept_lead(flow: Flow, fields: dict | None = None, *, enqueue: bool = True) -> Lead:
+    """Store a lead from the flow's source with intake's own service (the lead and its
+    first delivery at once). enqueue=False loses the broker message, as a crash between
+    commit and publish would: the test (or the sweeper) runs the delivery."""
+    fields = dict(ANN if fields is None else fields)
     target = target_for_source(flow.sources.get())
-    if enqueue:
+    with contextlib.ExitStack() as stack:
+        if not enqueue:
+            stack.enter_context(mock.patch("integrations.delivery.enqueue.transaction.on_commit"))
         accepted = lead_accept(target=target, payload=fields, fields=fields, idempotency_key=None)
-    else:
-        with mock.patch("integrations.delivery.enqueue.transaction.on_commit"):
-            accepted = lead_accept(
-                target=target, payload=fields, fields=fields, idempotency_key=None
-            )
     return Lead.objects.get(pk=accepted.lead_id)
+
+
+def pending_delivery(step: Step, email: str = "ann@example.com") -> Delivery:
+    """The delivery of a lead just accepted into `step`'s flow (whose first step it is),
+    not enqueued: the test runs it with `run`."""
+    delivery = accept_lead(step.flow, {**ANN, "email": email}, enqueue=False).deliveries.get()
+    assert delivery.step_id == step.pk, "pending_delivery needs the flow's first step"
+    return delivery
+
+
+def run(delivery: Delivery) -> Delivery:
+    """One delivery attempt in this process; returns the delivery as recorded."""
+    delivery_attempt(delivery_id=delivery.pk)
+    return Delivery.objects.get(pk=delivery.pk)
 
 
 def highlevel_account(**overrides) -> Account:
@@ -133,6 +160,108 @@ def post_lead(client, flow, key, body, *, content_type="application/json", heade
         content_type=content_type,
         headers={"X-Api-Key": key, **(headers or {})},
     )
+
+
+def wait_until(predicate, *, timeout: float = 20.0, interval: float = 0.1):
+    """Poll `predicate` until it returns something truthy; fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+# --- OAuth accounts and the sandbox CRMs' own endpoints ---------------------------------
+
+SANDBOX_PATH = {CrmKind.KEAP: "keap", CrmKind.HIGHLEVEL: "highlevel"}
+
+
+def oauth_account(crm: str = CrmKind.KEAP, **fields) -> Account:
+    return Account.objects.create(
+        name=fields.pop("name", f"{crm} OAuth"), crm=crm, auth_type=AuthType.OAUTH, **fields
+    )
+
+
+def sandbox_endpoints(server_url: str) -> dict[str, str]:
+    """Every CRM endpoint setting, pointed at the built-in sandbox of `server_url`."""
+    base = f"{server_url}/sandbox"
+    return {
+        "KEAP_API_BASE_URL": f"{base}/keap/crm",
+        "KEAP_TOKEN_URL": f"{base}/keap/token",
+        "KEAP_AUTHORIZE_URL": f"{base}/keap/app/oauth/authorize",
+        "HIGHLEVEL_API_BASE_URL": f"{base}/highlevel",
+        "HIGHLEVEL_TOKEN_URL": f"{base}/highlevel/oauth/token",
+        "HIGHLEVEL_AUTHORIZE_URL": f"{base}/highlevel/oauth/chooselocation",
+    }
+
+
+def sandbox(live_server, crm: str, path: str) -> str:
+    return f"{live_server.url}/sandbox/{SANDBOX_PATH[crm]}/{path}"
+
+
+def sandbox_reset(live_server) -> None:
+    for crm in SANDBOX_PATH:
+        requests.post(sandbox(live_server, crm, "_control/faults"), json={"reset": True}, timeout=5)
+
+
+def sandbox_fault(live_server, crm: str, **spec) -> None:
+    response = requests.post(sandbox(live_server, crm, "_control/faults"), json=spec, timeout=5)
+    response.raise_for_status()
+
+
+def sandbox_stats(live_server, crm: str) -> dict:
+    return requests.get(sandbox(live_server, crm, "_control/stats"), timeout=5).json()
+
+
+def keap_refresh_grants(live_server) -> int:
+    """How many refresh tokens the Keap sandbox has exchanged."""
+    return sandbox_stats(live_server, CrmKind.KEAP)["oauth"]["refresh_grants"]
+
+
+def consent(client, account: Account, *, decision: str = "allow") -> str:
+    """Press Connect as `client`, answer the sandbox's consent page, and return the
+    callback URL (path and query) the CRM sends the browser back to."""
+    start = client.post(f"/oauth/connect/{account.pk}/")
+    assert start.status_code == 302, start
+    authorize = urlsplit(start["Location"])
+    params = {k: v[0] for k, v in parse_qs(authorize.query).items()}
+    answer = requests.post(
+        authorize._replace(query="").geturl(),
+        data={**params, "decision": decision},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.status_code == 302, answer.text
+    back = urlsplit(answer.headers["Location"])
+    return f"{back.path}?{back.query}"
+
+
+def connect(client, account: Account):
+    """The whole consent: Connect, Allow, callback. Returns the callback's response."""
+    return client.get(consent(client, account))
+
+
+def spend_elsewhere(live_server, account: Account) -> None:
+    """Another installation burns the Keap refresh token (rotation kills it)."""
+    response = requests.post(
+        sandbox(live_server, CrmKind.KEAP, "token"),
+        data={"grant_type": "refresh_token", "refresh_token": account.refresh_token},
+        auth=(settings.KEAP_CLIENT_ID, settings.KEAP_CLIENT_SECRET),
+        timeout=5,
+    )
+    assert response.status_code == 200
+
+
+def raw_column(account: Account, column: str) -> str:
+    """What the database really holds (the encrypted form)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {column} FROM integrations_account WHERE id = %s",  # noqa: S608 - test helper
+            [account.pk],
+        )
+        return cursor.fetchone()[0]
 
 
 def keap_catalogue(**overrides) -> dict:
@@ -218,12 +347,14 @@ def finished_delivery(
 
 def failed_delivery(flow: Flow, fields: dict, *, outcome: str = "failure", reason: str = ""):
     """A lead whose first delivery already ended in `outcome`, with the attempt that
-    said so (its request body holds the lead's fields, as a CRM call's does). No broker
-    message: the worker never sees it unless something enqueues it."""
+    said so (its request body holds the lead's fields, as a CRM call's does) and its
+    health counter. No broker message: the worker never sees it unless something
+    enqueues it."""
     import json
 
     from django.utils import timezone
 
+    from integrations.health.counters import counters_record
     from integrations.models import Attempt, Delivery
 
     lead = accept_lead(flow, fields, enqueue=False)
@@ -247,6 +378,7 @@ def failed_delivery(flow: Flow, fields: dict, *, outcome: str = "failure", reaso
         finished_at=timezone.now(),
     )
     delivery.refresh_from_db()
+    counters_record(delivery=delivery)  # as the engine does with a final outcome
     return delivery
 
 

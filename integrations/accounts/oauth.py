@@ -14,10 +14,11 @@ redacted and OAuthError reasons are fixed phrases plus an RFC 6749 error code.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,14 +33,7 @@ from requests_oauthlib import OAuth2Session
 
 from integrations.crm.registry import CRMS
 
-# requests-oauthlib and oauthlib log request bodies, client secrets and tokens at DEBUG.
-# Pin them above DEBUG so that turning on debug logging can never write a secret.
-for _name in ("requests_oauthlib", "oauthlib"):
-    logging.getLogger(_name).setLevel(logging.INFO)
-
-# oauthlib refuses plain http unless this is set. We enforce transport ourselves in
-# `_require_secure` (https, except loopback hosts and DEBUG), so let oauthlib defer to us.
-os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
+# (requests-oauthlib and oauthlib log secrets at DEBUG: settings.LOGGING pins them to INFO.)
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 _ERROR_CODE = re.compile(r"^[A-Za-z_]{1,40}$")
@@ -128,6 +122,34 @@ def _require_secure(url: str) -> None:
     raise OAuthError("OAuth endpoint must use https", rejected=True)
 
 
+_INSECURE = "OAUTHLIB_INSECURE_TRANSPORT"
+_vetted_lock = threading.Lock()
+_vetted_calls = 0
+_we_set_it = False
+
+
+@contextmanager
+def _transport_vetted() -> Iterator[None]:
+    """For the length of one of our OAuth calls, whose URL `_require_secure` has vetted
+    (https, except loopback hosts and DEBUG), oauthlib defers to that check instead of
+    refusing every plain-http URL. Counted, so that overlapping calls on other threads
+    keep it on until the last one ends; never changed when set outside the app."""
+    global _vetted_calls, _we_set_it
+    with _vetted_lock:
+        if _vetted_calls == 0:
+            _we_set_it = _INSECURE not in os.environ
+            if _we_set_it:
+                os.environ[_INSECURE] = "1"
+        _vetted_calls += 1
+    try:
+        yield
+    finally:
+        with _vetted_lock:
+            _vetted_calls -= 1
+            if _vetted_calls == 0 and _we_set_it:
+                os.environ.pop(_INSECURE, None)
+
+
 def _timeout() -> tuple[float, float]:
     return (settings.CRM_CONNECT_TIMEOUT, settings.CRM_READ_TIMEOUT)
 
@@ -136,7 +158,10 @@ def oauth_authorize_url(*, crm: str, redirect_uri: str, state: str) -> str:
     """Where to send the browser to ask the user for consent."""
     app = oauth_app(crm)
     _require_secure(app.authorize_url)
-    with OAuth2Session(app.client_id, redirect_uri=redirect_uri, scope=list(app.scope)) as oauth:
+    with (
+        _transport_vetted(),
+        OAuth2Session(app.client_id, redirect_uri=redirect_uri, scope=list(app.scope)) as oauth,
+    ):
         url, _ = oauth.authorization_url(app.authorize_url, state=state)
     return url
 
@@ -147,7 +172,7 @@ def oauth_code_exchange(*, crm: str, code: str, redirect_uri: str) -> TokenSet:
     _require_secure(app.token_url)
     # No scope on this session: Keap answers "full|<tenant>", which oauthlib would
     # otherwise reject as a changed scope.
-    with OAuth2Session(app.client_id, redirect_uri=redirect_uri) as oauth:
+    with _transport_vetted(), OAuth2Session(app.client_id, redirect_uri=redirect_uri) as oauth:
         oauth.register_compliance_hook("access_token_response", _raise_for_status)
         # include_client_id=True puts client_id/client_secret in the form body and keeps
         # requests-oauthlib from adding an Authorization header (Keap rejects one, §1.1).
@@ -172,7 +197,7 @@ def oauth_token_refresh(*, crm: str, refresh_token: str) -> TokenSet:
     """
     app = oauth_app(crm)
     _require_secure(app.token_url)
-    with OAuth2Session(app.client_id) as oauth:
+    with _transport_vetted(), OAuth2Session(app.client_id) as oauth:
         oauth.register_compliance_hook("refresh_token_response", _raise_for_status)
         if app.refresh_with_basic_auth:
             auth, fields = HTTPBasicAuth(app.client_id, app.client_secret), dict(app.extra_fields)
@@ -239,9 +264,9 @@ def _token_set(app: OAuthApp, token: dict[str, Any], *, previous_refresh_token: 
     refresh = token.get("refresh_token") or previous_refresh_token
     expires_at = None
     try:
-        expires_in = int(token.get("expires_in"))
+        expires_in = int(token["expires_in"])
         expires_at = timezone.now() + timedelta(seconds=max(0, expires_in))
-    except (TypeError, ValueError):
+    except (KeyError, TypeError, ValueError):
         pass
     scope = token.get("scope") or ""
     scope = " ".join(scope) if isinstance(scope, list | tuple) else str(scope)

@@ -145,7 +145,7 @@ def account_call_with_refresh(*, account: Account, call: Callable[[Account], T])
         try:
             account = account_token_refresh(account_id=account.pk, seen_generation=used)
         except TokenRefreshFailed:
-            if account.token_expires_at <= timezone.now():
+            if account.token_expires_at is None or account.token_expires_at <= timezone.now():
                 raise
             # The token endpoint is down but our token still has minutes left: use it.
     try:

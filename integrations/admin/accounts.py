@@ -110,10 +110,11 @@ class AccountAdmin(admin.ModelAdmin):
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: Account):
-        colour = {
+        colours: dict[str, str] = {
             AccountStatus.CONNECTED: "#2e7d32",
             AccountStatus.NEEDS_RECONNECT: "#c62828",
-        }.get(obj.status, "#757575")
+        }
+        colour = colours.get(obj.status, "#757575")
         return format_html(
             '<strong class="account-status" style="color:{}">{}</strong>',
             colour,
@@ -324,11 +325,11 @@ def _with_reconnect_banner(each_context):
         context["accounts_paused"] = SimpleLazyObject(_paused)
         return context
 
-    each_context_with_banner.wrapped = True
+    each_context_with_banner.wrapped = True  # type: ignore[attr-defined]
     return each_context_with_banner
 
 
 if not getattr(admin.site.each_context, "wrapped", False):
-    admin.site.each_context = _with_reconnect_banner(admin.site.each_context)
+    admin.site.each_context = _with_reconnect_banner(admin.site.each_context)  # type: ignore[method-assign]
 # The admin index with the banner on top (extends admin/index.html).
 admin.site.index_template = "admin/integrations/account/index.html"

@@ -33,7 +33,7 @@ class EraseForm(forms.Form):
     confirm = forms.BooleanField(label="I understand this cannot be undone", required=True)
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if not data.get("email") and not data.get("phone"):
             raise forms.ValidationError("Give an email address or a phone number.")
         return data

@@ -100,8 +100,8 @@ def flow_import_view(admin: Any, request: HttpRequest) -> HttpResponse:
                 + (f"; {skipped} unmatched id(s) left out." if skipped else "."),
             )
             return HttpResponseRedirect(reverse("admin:integrations_flow_change", args=[flow.pk]))
-        form.data = form.data.copy()
-        form.data["content"] = json.dumps(data)
+        form.data = form.data.copy()  # type: ignore[attr-defined]  # a QueryDict
+        form.data["content"] = json.dumps(data)  # type: ignore[index]
         context.update(
             plan=plan,
             checked=True,

@@ -170,7 +170,7 @@ def chart_data(report: Report) -> dict[str, Any]:
         "reasons": {
             "labels": [reason for _, reason, _ in report.reasons],
             "data": [n for _, _, n in report.reasons],
-            "colours": [OUTCOME_COLOURS[o] for o, _, _ in report.reasons],
+            "colours": [OUTCOME_COLOURS[Outcome(o)] for o, _, _ in report.reasons],
             "links": [
                 deliveries_url(report.window, report.scope, outcome=o, reason=r)
                 for o, r, _ in report.reasons
@@ -324,7 +324,7 @@ admin.site.index = index  # type: ignore[method-assign]
 class ThresholdAdmin(admin.ModelAdmin):
     list_display = ["__str__", "min_success_pct", "max_response_ms", "max_duplicate_pct"]
     list_select_related = ["account", "step", "step__flow"]
-    autocomplete_fields: list[str] = []
+    autocomplete_fields = ()
     fieldsets = [
         (
             "Scope",

@@ -37,7 +37,8 @@ class Call:
 
     @property
     def ok(self) -> bool:
-        return bool(self.attempt.status_code) and self.attempt.status_code < 400
+        code = self.attempt.status_code
+        return code is not None and 0 < code < 400
 
 
 @dataclass(frozen=True)

@@ -59,9 +59,12 @@ class LeadAdmin(BigListAdmin):
         "email",
         "received_at",
         "finished_at",
+        "stopped_at",
+        "stop_reason",
+        "routed_from",
         "idempotency_key",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # (the stubs type them apart)
     change_form_template = "admin/integrations/lead/journey.html"
 
     def get_queryset(self, request):
@@ -154,7 +157,7 @@ class DeliveryAdmin(BigListAdmin):
         "created_at",
         "finished_at",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # (the stubs type them apart)
     change_form_template = "admin/integrations/delivery/journey.html"
 
     def get_queryset(self, request):

@@ -13,6 +13,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -58,7 +59,7 @@ class ReplayHistoryInline(admin.TabularInline):
         "reason",
         "new_attempts",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # (the stubs type them apart)
     extra = 0
     can_delete = False
 
@@ -85,7 +86,7 @@ class ReplayHistoryInline(admin.TabularInline):
 class LeadRevisionInline(admin.TabularInline):
     model = LeadRevision
     fields = ["number", "changed_by", "changed_at", "before", "after"]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # (the stubs type them apart)
     extra = 0
     can_delete = False
     verbose_name_plural = "field revisions (the payload as received is never changed)"
@@ -231,7 +232,7 @@ class ReplayDeliveryAdmin(DeliveryAdmin):
             "replayable": deliveries.filter(outcome__in=REPLAYABLE, status="done").count(),
             "succeeded": succeeded_count(deliveries=deliveries),
             "sample": deliveries.select_related("lead", "step")[:20],
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             **extra,
         }
         return TemplateResponse(request, "admin/integrations/replay/confirm.html", context)

@@ -49,7 +49,7 @@ class ReplayAdmin(admin.ModelAdmin):
         "cancelled_by",
         "finished_at",
     ]
-    readonly_fields = fields
+    readonly_fields = fields  # type: ignore[assignment]  # (the stubs type them apart)
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -49,7 +49,7 @@ class CrmError(Exception):
         self.duplicate = duplicate
 
 
-class Throttled(Exception):  # noqa: N818 - the contract's name (a state, not a fault)
+class Throttled(Exception):
     """The CRM's quota has no slot for this call soon enough (or it answered 429): stop
     this delivery now and try it again at `retry_at`, at no cost in attempts.
 

@@ -76,7 +76,8 @@ class ErrorBody:
             return cls(messages=())
         message = data.get("message")
         items = message if isinstance(message, list) else [message]
-        meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+        raw_meta = data.get("meta")
+        meta = raw_meta if isinstance(raw_meta, dict) else {}
         duplicate = meta.get("contactId")
         return cls(
             messages=tuple(str(m) for m in items if isinstance(m, str)),
@@ -303,7 +304,7 @@ class HighLevelRecipient:
         for workflow_id in plan.options.get("workflow_ids") or ():
             ops.run(
                 f"workflow:{workflow_id}",
-                lambda _, w=str(workflow_id): api.add_to_workflow(saved.id, w),
+                lambda _, w=str(workflow_id): api.add_to_workflow(saved.id, w),  # type: ignore[misc]
             )
         for item in plan.sequences:
             campaign_id = item.get("campaign_id") if isinstance(item, dict) else None
@@ -311,7 +312,7 @@ class HighLevelRecipient:
                 raise CrmError("campaign id missing", retryable=False)
             ops.run(
                 f"campaign:{campaign_id}",
-                lambda _, c=str(campaign_id): api.add_to_campaign(saved.id, c),
+                lambda _, c=str(campaign_id): api.add_to_campaign(saved.id, c),  # type: ignore[misc]
             )
         return DeliveryResult("success", "", saved.id, saved.duplicate)
 

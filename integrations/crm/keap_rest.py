@@ -254,7 +254,7 @@ class KeapRestApi:
         created = self._call("POST", "/companies", json={"company_name": name})
         if not isinstance(created, dict) or not isinstance(created.get("id"), int):
             raise CrmError("unreadable CRM response", retryable=True)
-        return created["id"]
+        return int(created["id"])
 
     # Reference: POST /v1/contacts/{id}/tags — 200 with a per-tag status (§7.1.8)
     def apply_tags(self, contact_id: int, tag_ids: list[int]) -> dict[str, str]:
@@ -329,7 +329,7 @@ class KeapRestRecipient:
             sequence = _as_int(item.get("sequence_id"), "sequence id")
             ops.run(
                 f"sequence:{campaign}/{sequence}",
-                lambda _, c=campaign, q=sequence: api.add_to_sequence(c, q, contact_id),
+                lambda _, c=campaign, q=sequence: api.add_to_sequence(c, q, contact_id),  # type: ignore[misc]
             )
         return DeliveryResult("success", "", saved.id, saved.duplicate)
 

@@ -118,7 +118,7 @@ def _unreadable() -> CrmError:
 def _as_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _unreadable()
-    return value
+    return int(value)
 
 
 def _as_bool(value: Any) -> bool:
@@ -312,13 +312,13 @@ class _Actions:
         )
         for part, ids, method in calls:
             for item_id in ids:
-                ops.run(f"{part}:{item_id}", lambda _, m=method, i=item_id: m(contact_id, i))
+                ops.run(f"{part}:{item_id}", lambda _, m=method, i=item_id: m(contact_id, i))  # type: ignore[misc]
         for action_set_id in self.action_sets:
             # Not repeatable (its actions run again), and there is nothing to look up:
             # after a try that may have run it, it runs again (at least once).
             ops.run(
                 f"action set:{action_set_id}",
-                lambda _, a=action_set_id: _run_action_set(client, contact_id, a),
+                lambda _, a=action_set_id: _run_action_set(client, contact_id, a),  # type: ignore[misc]
                 repeatable=False,
             )
 

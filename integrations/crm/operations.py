@@ -117,7 +117,7 @@ class Operations:
         if key in self._done:
             self.calls_skipped += 1
             saved = self._done[key]
-            return decode(saved) if decode else saved  # type: ignore[no-any-return]
+            return decode(saved) if decode else saved
         result = self._call(key, call, repeatable=repeatable, part=key.split(":", 1)[0])
         self._complete(key, encode(result))
         return result

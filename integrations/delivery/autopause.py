@@ -73,7 +73,7 @@ def autopause_note(*, delivery: Delivery, verdict: str, now: datetime) -> None:
             name = str(model.objects.get(pk=pk))
             kind = model._meta.verbose_name
             log.warning("%s %s auto-paused: %s", kind, pk, reason)
-            transaction.on_commit(lambda k=kind, n=name: _notify_admins(k, n, reason))
+            transaction.on_commit(lambda k=kind, n=name: _notify_admins(k, n, reason))  # type: ignore[misc]
         if model is Account and model.objects.filter(pk=pk, paused_at__isnull=False).exists():
             return
 
@@ -108,7 +108,7 @@ def _notify_admins(kind: str, name: str, reason: str) -> None:
     )
     try:
         send_mail(subject, body, None, recipients)
-    except Exception:  # noqa: BLE001 - a mail outage must not undo the pause
+    except Exception:
         log.exception("could not email the admins about the pause of %s %s", kind, name)
 
 

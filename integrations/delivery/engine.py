@@ -134,7 +134,7 @@ def _run(delivery: Delivery, http: CrmSession, operations: Operations) -> Verdic
         return Verdict(throttled_until=wait.retry_at, reason=wait.reason)
     except CrmError as exc:
         return _verdict_for_error(exc, delivery=delivery)
-    except Exception:  # noqa: BLE001 - a bug must not strand the lead: record and move on
+    except Exception:
         log.exception("delivery %s failed unexpectedly", delivery.pk)
         return Verdict(DeliveryResult(Outcome.ERROR, "internal error"))
 

@@ -218,7 +218,7 @@ def _scripts() -> tuple[Any, Any, Any]:
 
 
 def _redis_key(key: str) -> str:
-    return settings.RATELIMIT_KEY_PREFIX + key
+    return str(settings.RATELIMIT_KEY_PREFIX) + key
 
 
 def _uses_redis() -> bool:

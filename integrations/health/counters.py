@@ -144,7 +144,7 @@ def counters_add(*, rows: Iterable[Counted]) -> None:
     columns = ["day", "step_id", "flow_id", "account_id", "outcome", "reason", *_COUNTED]
     updates = ", ".join(f"{q(c)} = {table}.{q(c)} + excluded.{q(c)}" for c in _COUNTED)
     sql = (
-        f"INSERT INTO {table} ({', '.join(q(c) for c in columns)})"
+        f"INSERT INTO {table} ({', '.join(q(c) for c in columns)})"  # noqa: S608 - model names
         f" VALUES ({', '.join(['%s'] * len(columns))})"
         f" ON CONFLICT (day, step_id, outcome, reason) DO UPDATE SET {updates}"
     )

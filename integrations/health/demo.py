@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -62,9 +63,13 @@ def demo_history_seed(*, steps: list[Step], days: int = 21, per_day: int = 60) -
     return created
 
 
+_STATUS: dict[str, int] = {Outcome.SUCCESS: 200, Outcome.FAILURE: 400}
+
+
 def _seed_step(step, source, profile, rng, *, now: datetime, days: int, per_day: int) -> int:
     success_share, typical_ms, duplicate_share = profile
-    leads, deliveries = [], []
+    leads: list[Any] = []
+    deliveries: list[Any] = []
     for day in range(days, 0, -1):
         # A weekly rhythm and a slow trend, so the charts have a shape.
         volume = int(
@@ -106,7 +111,7 @@ def _seed_step(step, source, profile, rng, *, now: datetime, days: int, per_day:
                 url="https://demo.invalid/contacts",
                 request_headers={"Content-Type": "application/json"},
                 request_body='{"demo": true}',
-                status_code={Outcome.SUCCESS: 200, Outcome.FAILURE: 400}.get(d.outcome, 503),
+                status_code=_STATUS.get(d.outcome, 503),
                 response_body='{"demo": true}',
                 duration_ms=d.response_ms or 0,
                 started_at=d.created_at,

@@ -73,6 +73,7 @@ def _lookup_target(key_digest: str, flow_id: int) -> IntakeTarget | None:
     )
 
 
+# Only table names (from the models) are formatted in; every value is a bound parameter.
 _TARGET_SQL = f"""
 SELECT s.id, s.rate_limit_per_minute,
        (SELECT st.id FROM {Step._meta.db_table} st
@@ -80,7 +81,7 @@ SELECT s.id, s.rate_limit_per_minute,
          ORDER BY st.position, st.id LIMIT 1)
   FROM {Source._meta.db_table} s JOIN {Flow._meta.db_table} f ON f.id = s.flow_id
  WHERE s.key_digest = %s AND s.flow_id = %s AND s.active AND f.active
-"""
+"""  # noqa: S608
 
 
 def flow_ids_for_key(key: str) -> list[int]:
@@ -93,7 +94,8 @@ def flow_ids_for_key(key: str) -> list[int]:
 
 
 def target_for_source(source: Source) -> IntakeTarget:
-    """The intake target of a known source (for replays and tests, not the hot path)."""
+    """The intake target of a known source (the studio's test lead, replays; not the hot
+    path)."""
     from integrations.delivery.flow import next_recipient_step
 
     step = next_recipient_step(flow_id=source.flow_id, after_position=None)

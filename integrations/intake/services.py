@@ -42,7 +42,8 @@ def lead_accept(
         existing = _replay(target, idempotency_key)
         if existing:
             return existing
-    email = fields.get("email") if isinstance(fields.get("email"), str) else ""
+    raw_email = fields.get("email")
+    email = raw_email if isinstance(raw_email, str) else ""
     row = {
         "id": time_ordered_uuid(),
         "flow_id": target.flow_id,
@@ -106,8 +107,9 @@ def _insert_in_one_statement(row: dict[str, Any], step_id: int | None) -> int | 
         row["idempotency_key"],
         row["received_at"],
     ]
+    # Only table names (from the models) are formatted in; values are bound parameters.
     insert_lead = (
-        f"INSERT INTO {lead_table} (id, flow_id, source_id, payload, fields, email, status,"
+        f"INSERT INTO {lead_table} (id, flow_id, source_id, payload, fields, email, status,"  # noqa: S608
         " idempotency_key, received_at) VALUES (%s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s)"
     )
     with connection.cursor() as cursor:
@@ -115,7 +117,7 @@ def _insert_in_one_statement(row: dict[str, Any], step_id: int | None) -> int | 
             cursor.execute(insert_lead, params)
             return None
         cursor.execute(
-            f"WITH lead AS ({insert_lead} RETURNING id) "
+            f"WITH lead AS ({insert_lead} RETURNING id) "  # noqa: S608
             f"INSERT INTO {delivery_table} (lead_id, step_id, status, outcome, reason, contact_id,"
             " duplicate, response_ms, attempt_count, next_attempt_at, lease_owner,"
             " lease_expires_at, created_at, finished_at)"

@@ -10,7 +10,7 @@ from integrations.secrets import EncryptedTextField
 
 # One member per CRM in the registry (KEAP = "keap", ...): a fourth CRM adds its
 # choice by its registry entry alone.
-CrmKind = models.TextChoices(  # type: ignore[misc]
+CrmKind = models.TextChoices(  # type: ignore[call-overload]
     "CrmKind", [(kind.upper(), (kind, label)) for kind, label in crm_choices()]
 )
 
@@ -49,8 +49,9 @@ class Account(models.Model):
     last_error = models.CharField(max_length=200, blank=True, default="")
     phone_region = models.CharField(
         max_length=2,
+        blank=True,
         default="US",
-        help_text="Country (ISO alpha-2) for phone numbers written without one",
+        help_text="Country (ISO alpha-2) for phone numbers written without one; empty: US",
     )
     # Calls this account's credential may make (integrations.delivery.ratelimit); empty:
     # the CRM's published quota. HighLevel counts 10-second windows: per second x 10.

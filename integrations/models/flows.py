@@ -75,7 +75,7 @@ class StepKind(models.TextChoices):
 
 
 # One member per recipient in the registry (KEAP_REST = "keap_rest", ...).
-Recipient = models.TextChoices(  # type: ignore[misc]
+Recipient = models.TextChoices(  # type: ignore[call-overload]
     "Recipient", [(kind.upper(), (kind, label)) for kind, label in recipient_choices()]
 )
 
@@ -209,7 +209,7 @@ class Step(models.Model):
             self._clean_filter()
         if self.kind != StepKind.RECIPIENT:
             return
-        if not self.account_id or not self.recipient:
+        if self.account is None or not self.recipient:
             raise ValidationError("A recipient step needs an account and a recipient.")
         if RECIPIENT_CRM[self.recipient] != self.account.crm:
             needed = RECIPIENT_CRM[self.recipient].label

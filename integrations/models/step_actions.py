@@ -5,6 +5,8 @@ CRM id and the name the marketer picked it by, and may be gated by a rule set.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -54,7 +56,7 @@ class CampaignKind(models.TextChoices):
 
 
 # Which recipient runs each kind (its spec's `lists`, in integrations.crm).
-CAMPAIGN_KIND_RECIPIENT = {
+CAMPAIGN_KIND_RECIPIENT: dict[str, Any] = {  # kind -> Recipient member
     CampaignKind(lst.kind): Recipient(recipient.kind)
     for recipient in RECIPIENTS.values()
     for lst in recipient.lists

@@ -67,7 +67,7 @@ def account_rate(*, account: Account | None) -> float:
     """
     if account is None:
         return float(settings.REPLAY_UNPACED_PER_SECOND)
-    return float(max(1, account.rate_limit_per_second))
+    return float(max(1, account.rate_limit_per_second or 1))
 
 
 def pacing_refill(*, pacing: Pacing, rate: float, now: float) -> Pacing:
@@ -85,7 +85,7 @@ def outstanding(*, account_id: int | None, now: datetime, limit: int) -> int:
     busy = Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now) | Q(
         status=DeliveryStatus.IN_PROGRESS
     )
-    return Delivery.objects.filter(busy, step__account_id=account_id)[:limit].count()
+    return Delivery.objects.filter(busy, step__account_id=account_id)[:limit].count()  # type: ignore[misc]
 
 
 def release_allowance(

@@ -115,7 +115,7 @@ def _items_insert(*, replay: Replay, selection: QuerySet[Delivery]) -> int:
     table = connection.ops.quote_name(ReplayItem._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (replay_id, delivery_id, account_id) {sql}",  # noqa: S608 - compiled by the ORM
+            f"INSERT INTO {table} (replay_id, delivery_id, account_id) {sql}",
             params,
         )
         return cursor.rowcount

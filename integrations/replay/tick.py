@@ -12,6 +12,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -56,10 +57,11 @@ def replay_kick(*, replay_id: int, now: bool = False) -> None:
 
 
 def replay_tick(*, replay_id: int) -> TickResult:
-    """Run one tick. Safe to call concurrently: a second caller finds the replay
-    locked and does nothing (active=False, so it does not schedule a second chain)."""
+    """Run one tick. Safe to call concurrently: callers take the replay's row lock in
+    turn (a cancel holds it briefly too), and the pacing state lives on that row, so
+    two drivers never release more than one would."""
     with transaction.atomic():
-        replay = Replay.objects.select_for_update(skip_locked=True).filter(pk=replay_id).first()
+        replay = Replay.objects.select_for_update().filter(pk=replay_id).first()
         if replay is None or not replay.is_active:
             return TickResult(0, 0, False)
         now = timezone.now()
@@ -99,7 +101,7 @@ def replay_drive(*, replay_id: int, seconds: float) -> bool:
 
 def replays_resume() -> int:
     """Kick active replays whose tick chain stopped (a worker died between ticks)."""
-    stale = timezone.now() - timezone.timedelta(seconds=3 * settings.REPLAY_DRIVE_SECONDS)
+    stale = timezone.now() - timedelta(seconds=3 * settings.REPLAY_DRIVE_SECONDS)
     ids = list(
         Replay.objects.filter(
             state__in=[ReplayState.RUNNING, ReplayState.CANCELLING],

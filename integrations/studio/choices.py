@@ -40,7 +40,7 @@ def step_spec(step: Step | None) -> RecipientSpec | None:
 
 def custom_field_kind(step: Step, entry: dict[str, Any]) -> str:
     """A catalogue custom field's value kind (FIELD_KINDS), "text" when unknown."""
-    if not step.account_id:
+    if step.account is None:
         return "text"
     kinds = crm_spec(step.account.crm).custom_field_kinds
     return kinds.get(str(entry.get("type", "")), "text")
@@ -59,7 +59,7 @@ def custom_fields(step: Step) -> list[tuple[str, dict[str, Any], str]]:
 
 
 def standard_fields(step: Step | None) -> tuple[FieldSpec, ...]:
-    if step is None or not step.account_id:
+    if step is None or step.account is None:
         return ()
     return crm_spec(step.account.crm).standard_fields
 

@@ -97,10 +97,12 @@ def step_references(step: Step, catalogue: dict[str, Any]) -> list[Reference]:
     for rule in step.tag_rules.all():
         if tags is not None and tags.by != "name":
             found.extend(rule_references(tags, rule.tag_id, "", catalogue))
-    for rule in step.campaign_rules.all():
-        lst = list_spec(spec, rule.kind)
+    for campaign_rule in step.campaign_rules.all():
+        lst = list_spec(spec, campaign_rule.kind)
         if lst is not None:
-            found.extend(rule_references(lst, rule.item_id, rule.sequence_id, catalogue))
+            found.extend(
+                rule_references(lst, campaign_rule.item_id, campaign_rule.sequence_id, catalogue)
+            )
     fields = entries(catalogue, "custom_fields")
     for mapping in step.mappings.all():
         target = mapping.target.strip()

@@ -8,8 +8,7 @@ from django.conf import settings
 
 from integrations.admin.accounts import AccountForm
 from integrations.models import Account, AccountStatus, AuthType, CrmKind
-from tests.accounts.helpers import connect, oauth_account, sandbox_fault
-from tests.factories import keap_account
+from tests.factories import connect, keap_account, oauth_account, sandbox_fault
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,8 +9,15 @@ from django.conf import settings
 
 from integrations.accounts.catalogue import account_connection_test
 from integrations.models import Account, Attempt, CrmKind, Delivery
-from tests.accounts.helpers import connect, oauth_account, pending_delivery, run, sandbox_fault
-from tests.factories import flow_with_step, keap_account
+from tests.factories import (
+    connect,
+    flow_with_step,
+    keap_account,
+    oauth_account,
+    pending_delivery,
+    run,
+    sandbox_fault,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

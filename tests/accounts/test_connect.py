@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from integrations.models import Account, AccountStatus, CrmKind
-from tests.accounts.helpers import connect, consent, oauth_account, raw_column, sandbox_fault
+from tests.factories import connect, consent, oauth_account, raw_column, sandbox_fault
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

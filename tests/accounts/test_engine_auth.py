@@ -8,8 +8,10 @@ import pytest
 from django.utils import timezone
 
 from integrations.models import Account, AccountStatus, CrmKind, Recipient
-from tests.accounts.helpers import (
+from tests.factories import (
     connect,
+    flow_with_step,
+    keap_refresh_grants,
     oauth_account,
     pending_delivery,
     run,
@@ -17,13 +19,8 @@ from tests.accounts.helpers import (
     sandbox_stats,
     spend_elsewhere,
 )
-from tests.factories import flow_with_step
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def grants(live_server) -> int:
-    return sandbox_stats(live_server, CrmKind.KEAP)["oauth"]["refresh_grants"]
 
 
 def test_a_token_about_to_expire_is_refreshed_before_the_call(crm, keap):
@@ -34,7 +31,7 @@ def test_a_token_about_to_expire_is_refreshed_before_the_call(crm, keap):
     done = run(pending_delivery(step))
     assert (done.status, done.outcome) == ("done", "success")
     assert not done.attempts.filter(status_code=401).exists()  # no wasted call
-    assert grants(crm) == 1
+    assert keap_refresh_grants(crm) == 1
     assert Account.objects.get(pk=keap.pk).token_generation == keap.token_generation + 1
 
 
@@ -45,7 +42,7 @@ def test_a_401_refreshes_once_and_sends_once_more(crm, keap):
     assert (done.status, done.outcome) == ("done", "success")
     statuses = list(done.attempts.values_list("status_code", flat=True))
     assert statuses[0] == 401 and 401 not in statuses[1:]
-    assert grants(crm) == 1
+    assert keap_refresh_grants(crm) == 1
 
 
 def test_a_second_401_after_a_refresh_is_an_error_not_a_loop(crm, keap):
@@ -54,7 +51,7 @@ def test_a_second_401_after_a_refresh_is_an_error_not_a_loop(crm, keap):
     done = run(pending_delivery(step))
     assert (done.status, done.outcome) == ("done", "error")
     assert done.reason == "authentication rejected"
-    assert grants(crm) == 1
+    assert keap_refresh_grants(crm) == 1
     assert Account.objects.get(pk=keap.pk).status == AccountStatus.CONNECTED
 
 

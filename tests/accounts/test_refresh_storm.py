@@ -5,14 +5,15 @@ until a reconnect releases them."""
 import pytest
 
 from integrations.models import Account, AccountStatus, Attempt, CrmKind, Delivery, DeliveryStatus
-from tests.accounts.helpers import (
+from tests.factories import (
+    accept_lead,
     connect,
+    flow_with_step,
     sandbox_fault,
     sandbox_stats,
     spend_elsewhere,
+    wait_until,
 )
-from tests.conftest import wait_until
-from tests.factories import accept_lead, flow_with_step
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -7,8 +7,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from integrations.models import Account, AccountStatus
-from tests.accounts.helpers import oauth_account, raw_column
-from tests.factories import keap_account
+from tests.factories import keap_account, oauth_account, raw_column
 
 pytestmark = pytest.mark.django_db
 

@@ -16,21 +16,18 @@ from integrations.accounts.tokens import (
 )
 from integrations.models import Account, AccountStatus, CrmKind, Delivery, DeliveryStatus
 from integrations.tasks import refresh_expiring_tokens
-from tests.accounts.helpers import (
+from tests.factories import (
     connect,
+    flow_with_step,
+    keap_refresh_grants,
     oauth_account,
     pending_delivery,
     sandbox_fault,
     sandbox_stats,
     spend_elsewhere,
 )
-from tests.factories import flow_with_step
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def refresh_grants(live_server) -> int:
-    return sandbox_stats(live_server, CrmKind.KEAP)["oauth"]["refresh_grants"]
 
 
 def rejected_refreshes(live_server) -> int:
@@ -44,14 +41,14 @@ def test_a_refresh_rotates_both_tokens_and_bumps_the_generation(crm, keap):
     assert stored.access_token != keap.access_token
     assert stored.refresh_token != keap.refresh_token
     assert stored.token_expires_at > timezone.now() + timedelta(hours=23)
-    assert refresh_grants(crm) == 1
+    assert keap_refresh_grants(crm) == 1
 
 
 def test_a_refresh_for_an_old_generation_returns_the_new_token_without_asking(crm, keap):
     account_token_refresh(account_id=keap.pk, seen_generation=keap.token_generation)
     late = account_token_refresh(account_id=keap.pk, seen_generation=keap.token_generation)
     assert late.token_generation == keap.token_generation + 1
-    assert refresh_grants(crm) == 1 and rejected_refreshes(crm) == 0
+    assert keap_refresh_grants(crm) == 1 and rejected_refreshes(crm) == 0
 
 
 def test_concurrent_refreshers_of_one_generation_refresh_exactly_once(crm, keap):
@@ -77,7 +74,7 @@ def test_concurrent_refreshers_of_one_generation_refresh_exactly_once(crm, keap)
         thread.join()
     assert not errors
     assert len(set(results)) == 1 and len(results) == 8  # everyone got the same new token
-    assert refresh_grants(crm) == 1 and rejected_refreshes(crm) == 0
+    assert keap_refresh_grants(crm) == 1 and rejected_refreshes(crm) == 0
 
 
 def test_a_rejected_refresh_token_marks_the_account_needs_reconnect(crm, keap):
@@ -105,7 +102,7 @@ def test_a_token_endpoint_outage_is_transient_and_keeps_the_account_and_its_toke
     assert stored.token_generation == keap.token_generation
     # The refresh token was not spent: the next refresh works.
     account_token_refresh(account_id=keap.pk, seen_generation=keap.token_generation)
-    assert refresh_grants(crm) == 1
+    assert keap_refresh_grants(crm) == 1
 
 
 def test_highlevel_refresh_rotates_and_a_spent_token_is_rejected(crm, admin_client):

@@ -5,8 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.accounts.conftest import crm  # noqa: F401  (the sandbox CRMs, reset)
-
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -6,8 +6,7 @@ import requests
 from django.contrib.auth import get_user_model
 
 from integrations.models import Account, AccountStatus, Delivery, Recipient
-from tests.conftest import wait_until
-from tests.factories import flow_with_step
+from tests.factories import flow_with_step, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

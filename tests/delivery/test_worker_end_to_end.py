@@ -16,8 +16,7 @@ from integrations.delivery.sweeper import delivery_sweep
 from integrations.models import Attempt, Delivery, Lead
 from integrations.sandbox.keap.models import Contact as SandboxKeapContact
 from integrations.tasks import deliver
-from tests.conftest import wait_until
-from tests.factories import FULL_LEAD, accept_lead, flow_with_step, keap_account
+from tests.factories import FULL_LEAD, accept_lead, flow_with_step, keap_account, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 

@@ -11,8 +11,7 @@ import pytest
 import requests
 from django.db import connection
 
-from tests.conftest import ROOT, wait_until
-from tests.factories import flow_with_step
+from tests.factories import ROOT, flow_with_step, wait_until
 from tests.tcp_proxy import TcpProxy, free_port
 
 pytestmark = [

@@ -214,11 +214,21 @@ def test_the_status_endpoint_needs_a_key_of_the_leads_flow(client, flow_key):
     assert client.get("/api/v1/leads/not-a-uuid", headers={"X-Api-Key": key}).status_code == 404
 
 
-def test_healthz_reports_database_and_broker(client):
+def test_healthz_is_ok_when_the_database_and_the_broker_answer(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json()["database"] == "ok"
-    assert response.json()["broker"] in {"ok", "error"}
+    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+def test_healthz_with_the_broker_down_is_degraded_but_200_leads_are_still_kept(client):
+    from leadflow.celery import app
+
+    connect = app.connection_for_write
+    nothing_there = "redis://127.0.0.1:9/0"
+    with mock.patch.object(app, "connection_for_write", lambda: connect(nothing_there)):
+        response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "degraded", "database": "ok", "broker": "error"}
 
 
 def test_the_openapi_document_describes_every_error_code(client):

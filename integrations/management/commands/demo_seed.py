@@ -134,6 +134,7 @@ class Command(BaseCommand):
             self._source(flow, key)
             steps.append(step)
             lines.append(f"  {flow.name}: {settings.PUBLIC_BASE_URL}{flow.intake_path}")
+        first_flow = Flow.objects.order_by("pk")[0]
         self.stdout.write(
             "\nLeadFlow demo\n"
             f"  Admin:    {settings.PUBLIC_BASE_URL}/admin/"
@@ -142,7 +143,7 @@ class Command(BaseCommand):
             "Flows (POST JSON with header X-Api-Key):\n" + "\n".join(lines) + "\n"
             f"Example:\n  curl -s -H 'X-Api-Key: {key}' -H 'Content-Type: application/json' "
             '-d \'{"first_name":"Ann","last_name":"Lee","email":"ann@example.com"}\' '
-            f"{settings.PUBLIC_BASE_URL}{Flow.objects.order_by('pk').first().intake_path}?wait=10\n"
+            f"{settings.PUBLIC_BASE_URL}{first_flow.intake_path}?wait=10\n"
         )
         history = demo_history_seed(steps=steps)
         if history:
