@@ -2,7 +2,7 @@ import pytest
 import requests
 
 from integrations.models import Replay
-from tests.conftest import wait_until
+from tests.factories import wait_until
 
 
 @pytest.fixture

@@ -278,7 +278,7 @@ def test_cancel_stops_what_has_not_started(sandbox, support):
     )
     replay = Replay.objects.get()
 
-    from tests.conftest import wait_until
+    from tests.factories import wait_until
 
     wait_until(lambda: Replay.objects.get(pk=replay.pk).finished >= 1, timeout=30)
     page = support.post(reverse("admin:integrations_replay_cancel", args=[replay.pk]))
