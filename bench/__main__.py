@@ -20,6 +20,8 @@ BENCHMARKS: dict[str, str] = {
     "mapping": "bench.mapping:run",
     "ratelimit": "bench.ratelimit:run",
     "delivery": "bench.delivery:run",
+    "chaos": "bench.chaos:run",
+    "replay": "bench.replay:run",
 }
 
 

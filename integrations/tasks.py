@@ -65,3 +65,30 @@ def reconcile_health_counters() -> int:
     Returns how many counter keys differed (logged as a warning when any did)."""
     yesterday = timezone.now().date() - timedelta(days=1)
     return len(counters_reconcile(first_day=yesterday, last_day=yesterday, repair=True).differences)
+
+
+@shared_task(name="integrations.tasks.replay_drive", ignore_result=True)
+def replay_drive(replay_id: int) -> None:
+    """Tick a replay for up to REPLAY_DRIVE_SECONDS, then hand over to a fresh task
+    (so a long replay never pins one worker process, and a cancel is seen quickly)."""
+    from django.conf import settings
+
+    from integrations.replay.tick import replay_drive as drive
+
+    if drive(replay_id=replay_id, seconds=settings.REPLAY_DRIVE_SECONDS):
+        replay_drive.delay(replay_id)
+
+
+@shared_task(name="integrations.tasks.resume_replays", ignore_result=True)
+def resume_replays() -> int:
+    from integrations.replay.tick import replays_resume
+
+    return replays_resume()
+
+
+@shared_task(name="integrations.tasks.purge_expired_data", ignore_result=True)
+def purge_expired_data() -> int:
+    """Retention: lead payloads, fields and attempt bodies older than RETENTION_DAYS."""
+    from integrations.retention.purge import retention_purge
+
+    return retention_purge(dry_run=False).total

@@ -187,7 +187,13 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": env.float("BROKER_POLLING_INTERVAL", default=0.05),
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # Socket timeouts bound every publish: a broker that hangs (not just one that is
+    # down) can delay a wake-up by seconds, never stall intake or a worker for good.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": 3600,
+        "socket_timeout": 5,
+        "socket_connect_timeout": 2,
+    }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -227,6 +233,14 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-health-counters": {
         "task": "integrations.tasks.reconcile_health_counters",
         "schedule": crontab(hour=0, minute=30),
+    },
+    # A replay is driven by a task that hands over to the next; this restarts one a
+    # dead worker dropped.
+    "resume-replays": {"task": "integrations.tasks.resume_replays", "schedule": 60.0},
+    # Retention: payloads, fields and attempt bodies older than RETENTION_DAYS.
+    "purge-expired-data": {
+        "task": "integrations.tasks.purge_expired_data",
+        "schedule": timedelta(hours=6),
     },
 }
 
@@ -280,6 +294,20 @@ RATELIMIT_RECOVERY_PER_SECOND = env.float("RATELIMIT_RECOVERY_PER_SECOND", defau
 RATELIMIT_MIN_FACTOR = env.float("RATELIMIT_MIN_FACTOR", default=0.05)
 RATELIMIT_BACKOFF_SECONDS = env.float("RATELIMIT_BACKOFF_SECONDS", default=1.0)
 RATELIMIT_BACKOFF_MAX_SECONDS = env.float("RATELIMIT_BACKOFF_MAX_SECONDS", default=60.0)
+
+# Replays release deliveries every tick at this share of the account's rate (the rest
+# is headroom for live leads); see integrations/replay/pacing.py.
+REPLAY_RATE_SHARE = env.float("REPLAY_RATE_SHARE", default=0.8)
+REPLAY_TICK_SECONDS = env.float("REPLAY_TICK_SECONDS", default=0.25)
+# One task ticks a replay for this long, then hands over to a fresh one.
+REPLAY_DRIVE_SECONDS = env.float("REPLAY_DRIVE_SECONDS", default=30.0)
+REPLAY_UNPACED_PER_SECOND = 20  # steps without an account: skipped at once, no CRM call
+
+# --- Retention ----------------------------------------------------------------------------
+# Lead payloads, normalised fields and attempt bodies are purged after this many days;
+# outcomes, reasons, contact ids and the health counters stay.
+RETENTION_DAYS = env.int("RETENTION_DAYS", default=90)
+RETENTION_BATCH = env.int("RETENTION_BATCH", default=1000)
 CRM_CONNECT_TIMEOUT = env.float("CRM_CONNECT_TIMEOUT", default=5.0)
 CRM_READ_TIMEOUT = env.float("CRM_READ_TIMEOUT", default=20.0)
 

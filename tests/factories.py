@@ -214,3 +214,54 @@ def finished_delivery(
         created_at=finished_at,
         finished_at=finished_at,
     )
+
+
+def failed_delivery(flow: Flow, fields: dict, *, outcome: str = "failure", reason: str = ""):
+    """A lead whose first delivery already ended in `outcome`, with the attempt that
+    said so (its request body holds the lead's fields, as a CRM call's does) and its
+    health counter. No broker message: the worker never sees it unless something
+    enqueues it."""
+    import json
+
+    from django.utils import timezone
+
+    from integrations.health.counters import counters_record
+    from integrations.models import Attempt, Delivery
+
+    lead = accept_lead(flow, fields, enqueue=False)
+    delivery = lead.deliveries.get()
+    Attempt.objects.create(
+        delivery=delivery,
+        number=1,
+        method="POST",
+        url="https://crm.invalid/contacts",
+        request_body=json.dumps(fields),
+        request_headers={"Content-Type": "application/json"},
+        status_code=400 if outcome == "failure" else 200,
+        response_body='{"message": "Invalid"}' if outcome == "failure" else '{"id": 1}',
+    )
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status="done",
+        outcome=outcome,
+        reason=reason or ("rejected by the CRM" if outcome != "success" else ""),
+        contact_id="1" if outcome == "success" else "",
+        attempt_count=1,
+        finished_at=timezone.now(),
+    )
+    delivery.refresh_from_db()
+    counters_record(delivery=delivery)  # as the engine does with a final outcome
+    return delivery
+
+
+def staff_in_role(role: str, username: str | None = None, password: str = "pw-role-8361"):
+    """A staff user (not a superuser) in one of the groups of integrations/roles.py."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    user = get_user_model().objects.create_user(
+        username or role.lower(), f"{(username or role).lower()}@example.com", password
+    )
+    user.is_staff = True
+    user.save()
+    user.groups.add(Group.objects.get(name=role))
+    return user

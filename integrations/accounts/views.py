@@ -22,8 +22,9 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from integrations.audit.services import audit_record
 from integrations.crm.registry import crm_label
-from integrations.models import Account, AuthType
+from integrations.models import Account, AuditAction, AuthType
 
 from .oauth import OAuthError, oauth_authorize_url, oauth_code_exchange
 from .services import account_connect
@@ -147,6 +148,13 @@ def callback(request: HttpRequest) -> HttpResponse:
         messages.error(request, f"{_label(pending)}: {exc.reason}. The account was not changed.")
         return HttpResponseRedirect(_account_page(account.pk))
     account, released = account_connect(account_id=account.pk, tokens=tokens)
+    audit_record(
+        actor=request.user,
+        action=AuditAction.RECONNECT,
+        summary=f"account {account.name} connected to {_label(pending)}",
+        object_type="integrations.account",
+        object_id=account.pk,
+    )
     where = f" ({account.external_id})" if account.external_id else ""
     text = f"Connected to {_label(pending)}{where}."
     if released:

@@ -1,3 +1,12 @@
 """Admin areas, one module each. Thin: display and forms here, logic in services."""
 
-from . import accounts, flows, health, leads, steps  # noqa: F401  (registers the model admins)
+from . import (  # noqa: F401  (registers the model admins)
+    accounts,
+    audit,
+    flows,
+    health,
+    leads,
+    replay,
+    replay_jobs,
+    steps,
+)

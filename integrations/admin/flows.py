@@ -8,6 +8,7 @@ from integrations.secrets import digest, new_api_key
 
 class StepInline(admin.TabularInline):
     model = Step
+    fk_name = "flow"
     fields = [
         "position",
         "name",

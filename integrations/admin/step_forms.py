@@ -78,6 +78,9 @@ class StepForm(forms.ModelForm):
             "on_error",
             "retry_schedule",
             "rules",
+            "filter_action",
+            "route_flow",
+            "filter_reason",
         ]
 
     def __init__(self, *args: Any, **kwargs: Any):

@@ -122,7 +122,8 @@ class StepAdmin(VersionAdmin):
                     ]
                 },
             ),
-            ("Step criteria", {"fields": ["rules"]}),
+            ("Step criteria (a filter: when these hold, the flow stops)", {"fields": ["rules"]}),
+            ("Filter", {"fields": ["filter_action", "route_flow", "filter_reason"]}),
         ]
         if obj is not None and obj.account_id:
             fieldsets.append(("Standard fields", {"fields": ["standard_fields_on"]}))
@@ -140,6 +141,10 @@ class StepAdmin(VersionAdmin):
         # The manual-data fields exist per step (its recipient's spec): build the form
         # for this step, and let ModelAdmin's field list include them.
         kwargs["fields"] = None
+        # A view-only user (Support): build the whole form anyway; the admin renders
+        # every field read-only and refuses a POST (Django would exclude "every listed
+        # field", and with fields=None that is a TypeError).
+        kwargs["change"] = kwargs.get("change", False) and self.has_change_permission(request, obj)
         form = super().get_form(request, obj, **kwargs)
         probe = form(instance=obj) if obj is not None else form()
         form.base_fields.update(

@@ -10,9 +10,12 @@ The engine knows nothing else about any CRM.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+if TYPE_CHECKING:
+    from .operations import Operations
 
 
 class CrmError(Exception):
@@ -81,6 +84,15 @@ class Credentials:
     location_id: str = ""  # HighLevel sub-account
 
 
+# One field for the marketer, two spellings here: keeping one keeps both.
+_TWINS = {
+    "region_code": ("region_name",),
+    "region_name": ("region_code",),
+    "country_alpha2": ("country_alpha3",),
+    "country_alpha3": ("country_alpha2",),
+}
+
+
 @dataclass
 class ContactData:
     """A lead mapped to CRM-neutral contact fields (see integrations.mapping)."""
@@ -114,6 +126,21 @@ class ContactData:
             (self.address_line1, self.address_line2, self.city, self.region_name, self.postal_code)
         )
 
+    def without(self, names: frozenset[str]) -> ContactData:
+        """A copy with the named fields left empty, so a CRM body leaves them out:
+        ContactData attribute names, `custom:<id>` or `extra:<name>` (see
+        StepPlan.preserve_fields). The email stays: it is what matched the contact."""
+        if not names:
+            return self
+        names = names | {twin for name in names for twin in _TWINS.get(name, ())}
+        blank: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name in names and f.name not in ("email", "custom_fields", "extra"):
+                blank[f.name] = [] if f.name == "phones" else (None if f.name == "birthday" else "")
+        custom = {k: v for k, v in self.custom_fields.items() if f"custom:{k}" not in names}
+        extra = {k: v for k, v in self.extra.items() if f"extra:{k}" not in names}
+        return replace(self, **blank, custom_fields=custom, extra=extra)
+
 
 @dataclass(frozen=True)
 class StepPlan:
@@ -125,11 +152,14 @@ class StepPlan:
     tag_ids: tuple[Any, ...] = ()
     sequences: tuple[dict[str, Any], ...] = ()
     options: dict[str, Any] = field(default_factory=dict)
-    # True when an earlier attempt of this delivery may have reached the CRM (timeout,
-    # dropped connection, 5xx): a non-idempotent create must look before it leaps.
+    # For callers that keep no record of operations between tries (the engine passes
+    # `Operations` instead): True treats every non-repeatable call as possibly made
+    # already (timeout, dropped connection, 5xx), so a create looks before it leaps.
     may_have_been_sent: bool = False
-    # Fields the marketer keeps on an existing contact (set only on a new one):
-    # ContactData attribute names, "custom:<id>" or "extra:<name>". Empty: no look-up.
+    # Fields the marketer keeps on an existing contact (ContactData attribute names,
+    # `custom:<id>`, `extra:<name>`): when non-empty the recipient looks the contact up
+    # first and, when it exists, leaves these out of the update; a new contact gets
+    # them all. Empty: no look-up is paid for.
     preserve_fields: frozenset[str] = frozenset()
 
 
@@ -153,11 +183,19 @@ class RecipientClient(Protocol):
     kind: ClassVar[str]
 
     def deliver(
-        self, *, contact: ContactData, plan: StepPlan, credentials: Credentials, http: CrmCalls
+        self,
+        *,
+        contact: ContactData,
+        plan: StepPlan,
+        credentials: Credentials,
+        http: CrmCalls,
+        operations: Operations | None = None,
     ) -> DeliveryResult:
         """Send one contact. Returns the outcome, or raises CrmError.
 
-        Must be safe to call again after a failure part way: prefer upserts, and
-        when `plan.may_have_been_sent`, look for the contact before creating it.
+        Every CRM call runs as an operation of `operations` (integrations.crm.
+        operations), which an earlier try may have filled: completed operations are
+        not called again, and one that may have reached the CRM looks before it
+        writes. Without it, `plan.may_have_been_sent` says whether to look.
         """
         ...

@@ -30,6 +30,7 @@ import requests
 
 from .base import ContactData, Credentials, CrmCalls, CrmError, DeliveryResult, StepPlan
 from .http import json_or_empty, retry_after_seconds
+from .operations import Operations, SavedContact
 
 API_VERSION = "2021-07-28"  # §6.1: the contacts operations declare exactly this one
 # CreateContactDto properties a mapping may set by hand through `contact.extra`. Not
@@ -48,14 +49,14 @@ _NOT_FOUND = re.compile(r"^(Contact|Workflow|Campaign) with id .* not found$")
 
 
 @dataclass(frozen=True)
-class SavedContact:
+class HighLevelContact:
     """A contact in a create / upsert / get / duplicate-search answer."""
 
     id: str
     new: bool | None = None
 
     @classmethod
-    def parse(cls, data: Any, *, new: Any = None) -> SavedContact:
+    def parse(cls, data: Any, *, new: Any = None) -> HighLevelContact:
         contact_id = data.get("id") if isinstance(data, dict) else None
         if not isinstance(contact_id, str) or not re.fullmatch(r"[A-Za-z0-9]{1,64}", contact_id):
             raise CrmError("unreadable CRM response", retryable=True)
@@ -217,23 +218,28 @@ class HighLevelApi:
         return json_or_empty(response)
 
     # Reference: POST /contacts/ (create-contact) → 201 {"contact": {...}} — §6.3, §7.3.1
-    def create(self, body: dict[str, Any]) -> SavedContact:
+    def create(self, body: dict[str, Any]) -> HighLevelContact:
         data = self._call("POST", "/contacts/", json=body)
-        return SavedContact.parse(data.get("contact"), new=True)
+        return HighLevelContact.parse(data.get("contact"), new=True)
 
     # Reference: POST /contacts/upsert (upsert-contact) → 200 {"new", "contact"} — §6.3, §7.3.2
-    def upsert(self, body: dict[str, Any]) -> SavedContact:
+    def upsert(self, body: dict[str, Any]) -> HighLevelContact:
         data = self._call("POST", "/contacts/upsert", json=body)
-        return SavedContact.parse(data.get("contact"), new=data.get("new"))
+        return HighLevelContact.parse(data.get("contact"), new=data.get("new"))
 
     # Reference: GET /contacts/search/duplicate?locationId=&email=&number= (get-duplicate-
     # contact); requests encodes "+" and "@" as %2B / %40, as the spec asks.
-    def find_duplicate(self, *, email: str, phone: str) -> SavedContact | None:
+    def find_duplicate(self, *, email: str, phone: str) -> HighLevelContact | None:
         params = {"locationId": self.location_id}
         params.update({k: v for k, v in (("email", email), ("number", phone)) if v})
         data = self._call("GET", "/contacts/search/duplicate", params=params)
         found = data.get("contact") if isinstance(data, dict) else None
-        return SavedContact.parse(found, new=False) if found else None
+        return HighLevelContact.parse(found, new=False) if found else None
+
+    # Reference: PUT /contacts/{contactId} (update-contact) → 200 {"succeded", "contact"}
+    def update(self, contact_id: str, body: dict[str, Any]) -> HighLevelContact:
+        data = self._call("PUT", f"/contacts/{contact_id}", json=body)
+        return HighLevelContact.parse(data.get("contact"), new=False)
 
     # Reference: POST /contacts/{contactId}/tags (add-tags) → 201 {"tags": [...]} — §7.3.3
     def add_tags(self, contact_id: str, tags: list[str]) -> None:
@@ -261,56 +267,76 @@ def _require_succeded(data: Any, what: str) -> None:
 
 
 class HighLevelRecipient:
+    """Delivers one contact through HighLevel's contacts v2, one operation per call
+    (see integrations.crm.operations): contact, tags, each workflow and campaign.
+
+    Calls per lead: one to save the contact (upsert answers `new`); a duplicate
+    search first only for `preserve_fields` or for a create that an earlier try may
+    have made; then one for the tags and one per workflow and campaign.
+    """
+
     kind: ClassVar[str] = "highlevel"
 
     def deliver(
-        self, *, contact: ContactData, plan: StepPlan, credentials: Credentials, http: CrmCalls
+        self,
+        *,
+        contact: ContactData,
+        plan: StepPlan,
+        credentials: Credentials,
+        http: CrmCalls,
+        operations: Operations | None = None,
     ) -> DeliveryResult:
+        ops = operations or Operations(assume_sent=plan.may_have_been_sent)
         api = HighLevelApi(http, credentials)
-        body = contact_body(contact, location_id=api.location_id)
         try:
-            saved = self._save(api, body, plan)
+            saved = ops.save_contact(
+                lambda sent: self._save(api, contact, plan, sent),
+                repeatable=plan.action != "create",
+            )
         except CrmError as exc:
             if exc.duplicate and exc.contact_id:
                 return DeliveryResult("failure", exc.reason, exc.contact_id, True)
             raise
-        duplicate = None if saved.new is None else not saved.new
-        try:
-            self._follow_up(api, saved.id, plan)
-        except CrmError as exc:
-            # The contact exists: say which, so the attempt records it and a retry
-            # (may_have_been_sent) finds it instead of creating another.
-            exc.contact_id = exc.contact_id or saved.id
-            exc.duplicate = duplicate if exc.duplicate is None else exc.duplicate
-            raise
-        return DeliveryResult("success", "", saved.id, duplicate)
-
-    @staticmethod
-    def _save(api: HighLevelApi, body: dict[str, Any], plan: StepPlan) -> SavedContact:
-        if plan.action == "create_or_update":
-            if plan.options.get("allow_duplicates"):
-                body = {**body, "createNewIfDuplicateAllowed": True}
-            return api.upsert(body)  # atomic on HighLevel's side: safe to repeat
-        if plan.action != "create":
-            raise CrmError("unsupported action", retryable=False)
-        if plan.may_have_been_sent and (body.get("email") or body.get("phone")):
-            # POST /contacts/ is not idempotent: an earlier attempt may have created the
-            # contact before its answer was lost. Adopting a match (which may also be a
-            # pre-existing contact) is preferred over ever creating a twin.
-            found = api.find_duplicate(email=body.get("email", ""), phone=body.get("phone", ""))
-            if found:
-                return SavedContact(found.id, new=None)
-        return api.create(body)
-
-    @staticmethod
-    def _follow_up(api: HighLevelApi, contact_id: str, plan: StepPlan) -> None:
         tags = [str(t).strip() for t in plan.tag_ids if str(t).strip()]
         if tags:
-            api.add_tags(contact_id, tags)
+            ops.run("tags", lambda _: api.add_tags(saved.id, tags))
         for workflow_id in plan.options.get("workflow_ids") or ():
-            api.add_to_workflow(contact_id, str(workflow_id))
+            ops.run(
+                f"workflow:{workflow_id}",
+                lambda _, w=str(workflow_id): api.add_to_workflow(saved.id, w),
+            )
         for item in plan.sequences:
             campaign_id = item.get("campaign_id") if isinstance(item, dict) else None
             if not campaign_id:
                 raise CrmError("campaign id missing", retryable=False)
-            api.add_to_campaign(contact_id, str(campaign_id))
+            ops.run(
+                f"campaign:{campaign_id}",
+                lambda _, c=str(campaign_id): api.add_to_campaign(saved.id, c),
+            )
+        return DeliveryResult("success", "", saved.id, saved.duplicate)
+
+    @staticmethod
+    def _save(api: HighLevelApi, contact: ContactData, plan: StepPlan, sent: bool) -> SavedContact:
+        body = contact_body(contact, location_id=api.location_id)
+        if plan.action == "create_or_update":
+            if plan.preserve_fields:
+                found = api.find_duplicate(email=body.get("email", ""), phone=body.get("phone", ""))
+                if found:
+                    kept = contact_body(contact.without(plan.preserve_fields), location_id="")
+                    kept.pop("locationId", None)  # UpdateContactDto has no locationId
+                    return SavedContact(api.update(found.id, kept).id, True)
+            if plan.options.get("allow_duplicates"):
+                body = {**body, "createNewIfDuplicateAllowed": True}
+            saved = api.upsert(body)  # atomic on HighLevel's side: safe to repeat
+            return SavedContact(saved.id, None if saved.new is None else not saved.new)
+        if plan.action != "create":
+            raise CrmError("unsupported action", retryable=False)
+        if sent and (body.get("email") or body.get("phone")):
+            # POST /contacts/ is not idempotent: an earlier try may have created the
+            # contact before its answer was lost (a timeout, a 5xx, §7.3.4's "422 yet
+            # created"). Adopting a match (which may also be a pre-existing contact)
+            # is preferred over ever creating a twin.
+            found = api.find_duplicate(email=body.get("email", ""), phone=body.get("phone", ""))
+            if found:
+                return SavedContact(found.id, None)
+        return SavedContact(api.create(body).id, False)

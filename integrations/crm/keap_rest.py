@@ -8,12 +8,14 @@ start campaign sequences.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import requests
 
 from .base import ContactData, Credentials, CrmCalls, CrmError, DeliveryResult, StepPlan
 from .http import json_or_empty, retry_after_seconds
+from .operations import Operations, SavedContact
 
 # Manually mapped Keap fields that are int64 in the v1 schema.
 _INT_FIELDS = {"lead_source_id", "owner_id"}
@@ -38,6 +40,19 @@ _KNOWN_400 = (
 )
 
 
+# Keap answers timestamps to the second (FullContact date_created / last_updated).
+MATCH_SLACK = timedelta(seconds=1)
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class KeapContact:
     """The parts of a Keap FullContact / RestPartialContact this client reads."""
@@ -46,6 +61,8 @@ class KeapContact:
     given_name: str
     family_name: str
     company_name: str
+    date_created: datetime | None = None
+    last_updated: datetime | None = None
 
     @classmethod
     def parse(cls, data: Any) -> KeapContact:
@@ -57,7 +74,19 @@ class KeapContact:
             given_name=str(data.get("given_name") or ""),
             family_name=str(data.get("family_name") or ""),
             company_name=str(data.get("company_name") or company.get("company_name") or ""),
+            date_created=_timestamp(data.get("date_created")),
+            last_updated=_timestamp(data.get("last_updated")),
         )
+
+    @property
+    def matched(self) -> bool | None:
+        """After PUT /v1/contacts: whether it updated an existing contact. A new one
+        is created and last updated in the same moment; a match was created before
+        and updated now. Within MATCH_SLACK the two cannot be told apart (a contact
+        matched within a second of its creation reads as new). None: not answered."""
+        if self.date_created is None or self.last_updated is None:
+            return None
+        return self.last_updated - self.date_created > MATCH_SLACK
 
 
 def raise_for_status(response: requests.Response) -> None:
@@ -255,57 +284,107 @@ def matches(found: KeapContact, contact: ContactData, duplicate_match: str) -> b
 
 
 class KeapRestRecipient:
+    """Delivers one contact through Keap REST v1, one operation per CRM call (see
+    integrations.crm.operations): company, contact, note, tags, each sequence.
+
+    Calls per lead: one to save the contact (PUT's answer tells a match from a new
+    contact by its timestamps, so no look-up first); a look-up only for
+    EmailAndNameAndCompany, for `preserve_fields`, or for a create that an earlier
+    try may have made; then one per note, tag set and sequence.
+    """
+
     kind: ClassVar[str] = "keap_rest"
 
     def deliver(
-        self, *, contact: ContactData, plan: StepPlan, credentials: Credentials, http: CrmCalls
+        self,
+        *,
+        contact: ContactData,
+        plan: StepPlan,
+        credentials: Credentials,
+        http: CrmCalls,
+        operations: Operations | None = None,
     ) -> DeliveryResult:
+        ops = operations or Operations(assume_sent=plan.may_have_been_sent)
         api = KeapRestApi(http, credentials)
-        body = contact_body(contact, address_type=plan.address_type)
-        match = self._existing(api, contact, plan)
-        if contact.company and "company" not in body:
-            body["company"] = {"id": api.company_id(contact.company)}
-        if plan.action == "create":
-            # A plain create never dedupes; `match` is only set when an earlier attempt
-            # may already have created this contact, which we then adopt.
-            saved = match or api.create(body)
-            duplicate = False
-        elif plan.duplicate_match == "EmailAndNameAndCompany":
-            # Not offered by v1's PUT (§7.1.2): find the match, then update or create.
-            saved = api.update(match.id, body) if match else api.create(body)
-            duplicate = match is not None
-        else:
-            # PUT is an atomic upsert on Keap's side, so a retry never makes a twin;
-            # the lookup before it only tells us whether it was a duplicate.
-            saved = api.upsert(body, plan.duplicate_match)
-            duplicate = match is not None
-
-        if contact.notes and not (
-            plan.may_have_been_sent and contact.notes in api.note_bodies(saved.id)
-        ):
-            api.add_note(saved.id, contact.notes)
-        if plan.tag_ids:
-            statuses = api.apply_tags(saved.id, [_as_int(t, "tag id") for t in plan.tag_ids])
-            if any(s == "TAG_ID_NOT_FOUND" for s in statuses.values()):
-                return DeliveryResult("failure", "tag id not found", str(saved.id), duplicate)
-        for item in plan.sequences:
-            api.add_to_sequence(
-                _as_int(item.get("campaign_id"), "campaign id"),
-                _as_int(item.get("sequence_id"), "sequence id"),
-                saved.id,
+        company_id: int | None = None
+        if contact.company:
+            # Look-up before create: safe to repeat.
+            company_id = ops.run("company", lambda _: api.company_id(contact.company))
+        saved = ops.save_contact(
+            lambda sent: self._save(api, contact, plan, company_id, sent),
+            repeatable=plan.action != "create",
+        )
+        contact_id = int(saved.id)
+        if contact.notes:
+            ops.run(
+                "note",
+                lambda sent: self._note(api, contact_id, contact.notes, sent),
+                repeatable=False,
             )
-        return DeliveryResult("success", "", str(saved.id), duplicate)
+        if plan.tag_ids:
+            tag_ids = [_as_int(t, "tag id") for t in plan.tag_ids]
+            ops.run("tags", lambda _: self._tags(api, contact_id, tag_ids))
+        for item in plan.sequences:
+            campaign = _as_int(item.get("campaign_id"), "campaign id")
+            sequence = _as_int(item.get("sequence_id"), "sequence id")
+            ops.run(
+                f"sequence:{campaign}/{sequence}",
+                lambda _, c=campaign, q=sequence: api.add_to_sequence(c, q, contact_id),
+            )
+        return DeliveryResult("success", "", saved.id, saved.duplicate)
+
+    def _save(
+        self,
+        api: KeapRestApi,
+        contact: ContactData,
+        plan: StepPlan,
+        company_id: int | None,
+        sent: bool,
+    ) -> SavedContact:
+        def body(of: ContactData) -> dict[str, Any]:
+            data = contact_body(of, address_type=plan.address_type)
+            if company_id is not None and of.company:  # not when the company is kept
+                data["company"] = {"id": company_id}
+            return data
+
+        if plan.action == "create":
+            # A plain create never dedupes: look first only when an earlier try may
+            # have created it, and then adopt that contact.
+            match = self._existing(api, contact, "EmailAndName") if sent else None
+            saved = match or api.create(body(contact))
+            return SavedContact(str(saved.id), False)
+        if plan.action != "create_or_update":
+            raise CrmError("unsupported action", retryable=False)
+        if plan.duplicate_match == "EmailAndNameAndCompany" or plan.preserve_fields:
+            # v1's PUT cannot match on company (§7.1.2), and kept fields need to know
+            # whether the contact exists: find it, then update it or create.
+            match = self._existing(api, contact, plan.duplicate_match)
+            if match is not None:
+                kept = contact.without(plan.preserve_fields)
+                return SavedContact(str(api.update(match.id, body(kept)).id), True)
+            if plan.duplicate_match == "EmailAndNameAndCompany":
+                return SavedContact(str(api.create(body(contact)).id), False)
+        # PUT is an atomic upsert on Keap's side, so a retry never makes a twin.
+        saved = api.upsert(body(contact), plan.duplicate_match)
+        return SavedContact(str(saved.id), saved.matched)
 
     @staticmethod
-    def _existing(api: KeapRestApi, contact: ContactData, plan: StepPlan) -> KeapContact | None:
+    def _note(api: KeapRestApi, contact_id: int, text: str, sent: bool) -> None:
+        # POST /v1/notes is not idempotent: after a try that may have added it, look.
+        if sent and text in api.note_bodies(contact_id):
+            return
+        api.add_note(contact_id, text)
+
+    @staticmethod
+    def _tags(api: KeapRestApi, contact_id: int, tag_ids: list[int]) -> None:
+        statuses = api.apply_tags(contact_id, tag_ids)
+        if any(s == "TAG_ID_NOT_FOUND" for s in statuses.values()):
+            raise CrmError("tag id not found", retryable=False)
+
+    @staticmethod
+    def _existing(api: KeapRestApi, contact: ContactData, match_rule: str) -> KeapContact | None:
         if not contact.email:
             return None
-        if plan.action == "create":
-            if not plan.may_have_been_sent:
-                return None
-            match_rule = "EmailAndName"
-        else:
-            match_rule = plan.duplicate_match
         candidates = [
             c for c in api.find_by_email(contact.email) if matches(c, contact, match_rule)
         ]

@@ -39,6 +39,7 @@ from xml.parsers.expat import ExpatError
 from .base import ContactData, Credentials, CrmCalls, CrmError, DeliveryResult, StepPlan
 from .http import retry_after_seconds
 from .keap_xmlrpc_fields import contact_fields
+from .operations import Operations, SavedContact
 
 XMLRPC_PATH = "/xmlrpc/v1"
 # The key parameter must be present even with header auth; the server ignores its
@@ -299,23 +300,33 @@ class _Actions:
             action_sets=_ids(options.get("action_set_ids", [])),
         )
 
-    def run(self, client: ContactServiceClient, contact_id: int) -> None:
-        for tag_id in self.add_tags:
-            client.add_to_group(contact_id, tag_id)
-        for tag_id in self.remove_tags:
-            client.remove_from_group(contact_id, tag_id)
-        for campaign_id in self.add_campaigns:
-            client.add_to_campaign(contact_id, campaign_id)
-        for campaign_id in self.pause_campaigns:
-            client.pause_campaign(contact_id, campaign_id)
-        for campaign_id in self.resume_campaigns:
-            client.resume_campaign_for_contact(contact_id, campaign_id)
-        for campaign_id in self.remove_campaigns:
-            client.remove_from_campaign(contact_id, campaign_id)
+    def run(self, client: ContactServiceClient, contact_id: int, ops: Operations) -> None:
+        """Each call is one operation: a retry resumes after the last that completed."""
+        calls = (
+            ("tags", self.add_tags, client.add_to_group),
+            ("remove tags", self.remove_tags, client.remove_from_group),
+            ("follow-up sequence", self.add_campaigns, client.add_to_campaign),
+            ("pause sequence", self.pause_campaigns, client.pause_campaign),
+            ("resume sequence", self.resume_campaigns, client.resume_campaign_for_contact),
+            ("remove sequence", self.remove_campaigns, client.remove_from_campaign),
+        )
+        for part, ids, method in calls:
+            for item_id in ids:
+                ops.run(f"{part}:{item_id}", lambda _, m=method, i=item_id: m(contact_id, i))
         for action_set_id in self.action_sets:
-            results = client.run_action_sequence(contact_id, action_set_id)
-            if any(result.is_error for result in results):
-                raise CrmError("action set reported an error", retryable=False)
+            # Not repeatable (its actions run again), and there is nothing to look up:
+            # after a try that may have run it, it runs again (at least once).
+            ops.run(
+                f"action set:{action_set_id}",
+                lambda _, a=action_set_id: _run_action_set(client, contact_id, a),
+                repeatable=False,
+            )
+
+
+def _run_action_set(client: ContactServiceClient, contact_id: int, action_set_id: int) -> None:
+    results = client.run_action_sequence(contact_id, action_set_id)
+    if any(result.is_error for result in results):
+        raise CrmError("action set reported an error", retryable=False)
 
 
 class KeapXmlRpcRecipient:
@@ -324,60 +335,59 @@ class KeapXmlRpcRecipient:
     kind: ClassVar[str] = "keap_xmlrpc"
 
     def deliver(
-        self, *, contact: ContactData, plan: StepPlan, credentials: Credentials, http: CrmCalls
+        self,
+        *,
+        contact: ContactData,
+        plan: StepPlan,
+        credentials: Credentials,
+        http: CrmCalls,
+        operations: Operations | None = None,
     ) -> DeliveryResult:
-        """Create or upsert the contact, then run the plan's tag/sequence/action-set calls.
+        """Create or upsert the contact, then run the plan's tag/sequence/action-set calls,
+        each as one operation of `operations` (see integrations.crm.operations).
 
         Returns a success with the contact id and `duplicate` (an existing contact was
-        matched). Raises CrmError; once the contact exists, the error carries its id.
-        Safe to call again, except that action sets run again.
+        matched). Raises CrmError; once the contact exists, the error carries its id and
+        names the part that failed. Safe to call again, except that an action set that
+        may have run runs again.
         """
+        ops = operations or Operations(assume_sent=plan.may_have_been_sent)
         try:
             data = contact_fields(contact, address_type=plan.address_type)
         except ValueError:
             raise CrmError("unknown address type", retryable=False) from None
         actions = _Actions.from_plan(plan)
         client = ContactServiceClient(http, credentials)
-
         if plan.action == "create":
-            contact_id, duplicate = self._create(client, contact, data, plan)
+            saved = ops.save_contact(
+                lambda sent: self._create(client, contact, data, sent), repeatable=False
+            )
         elif plan.action == "create_or_update":
-            contact_id, duplicate = self._upsert(client, contact, data, plan)
+            saved = ops.save_contact(
+                lambda _: self._upsert(client, contact, data, plan), repeatable=True
+            )
         else:
             raise CrmError("unsupported action", retryable=False)
-
-        try:
-            actions.run(client, contact_id)
-        except CrmError as exc:
-            exc.contact_id = exc.contact_id or str(contact_id)
-            exc.duplicate = duplicate if exc.duplicate is None else exc.duplicate
-            raise
-        return DeliveryResult(outcome="success", contact_id=str(contact_id), duplicate=duplicate)
-
-    @staticmethod
-    def _existing_ids(client: ContactServiceClient, email: str) -> list[int]:
-        if not email:
-            return []
-        found = client.find_by_email(email, ["Id"])
-        return sorted(_as_int(item.get("Id")) for item in found)
+        actions.run(client, int(saved.id), ops)
+        return DeliveryResult(outcome="success", contact_id=saved.id, duplicate=saved.duplicate)
 
     def _create(
         self,
         client: ContactServiceClient,
         contact: ContactData,
         data: dict[str, Any],
-        plan: StepPlan,
-    ) -> tuple[int, bool]:
+        sent: bool,
+    ) -> SavedContact:
         """`add`; after a possibly-delivered earlier attempt, adopt the newest contact
         with this email instead (the earlier attempt's contact, if it got through).
         Adopting reports duplicate=True: an existing contact was matched, whether or
         not our own earlier attempt made it. Phone-only contacts cannot be looked up
         through ContactService, so they are added again."""
-        if plan.may_have_been_sent:
-            existing = self._existing_ids(client, contact.email)
+        if sent and contact.email:
+            existing = client.find_by_email(contact.email, ["Id"])
             if existing:
-                return existing[-1], True
-        return client.add(data), False
+                return SavedContact(str(max(_as_int(c.get("Id")) for c in existing)), True)
+        return SavedContact(str(client.add(data)), False)
 
     def _upsert(
         self,
@@ -385,7 +395,7 @@ class KeapXmlRpcRecipient:
         contact: ContactData,
         data: dict[str, Any],
         plan: StepPlan,
-    ) -> tuple[int, bool | None]:
+    ) -> SavedContact:
         """`addWithDupCheck`, with `duplicate` from one `findByEmail` before it.
 
         addWithDupCheck answers only an id, the same for "updated" and "created"
@@ -394,9 +404,43 @@ class KeapXmlRpcRecipient:
         already had the email. That costs one call, and stays right whatever name or
         company rules Keap applies. Without an email there is nothing to look up, and
         `duplicate` is None (unknown).
+
+        With `plan.preserve_fields`, a contact found by the same rule is updated with
+        those fields left out (`update`); otherwise addWithDupCheck writes them all.
         """
         if plan.duplicate_match not in DUPLICATE_MATCHES:
             raise CrmError("invalid duplicate match", retryable=False)
-        existing = self._existing_ids(client, contact.email) if contact.email else None
+        if not contact.email:
+            return SavedContact(str(client.add_with_dup_check(data, plan.duplicate_match)), None)
+        found = client.find_by_email(contact.email, list(_MATCH_FIELDS))
+        existing = sorted(_as_int(item.get("Id")) for item in found)
+        if plan.preserve_fields:
+            match = _first_match(found, contact, plan.duplicate_match)
+            if match is not None:
+                kept = contact_fields(
+                    contact.without(plan.preserve_fields), address_type=plan.address_type
+                )
+                return SavedContact(str(client.update(match, kept)), True)
         contact_id = client.add_with_dup_check(data, plan.duplicate_match)
-        return contact_id, (None if existing is None else contact_id in existing)
+        return SavedContact(str(contact_id), contact_id in existing)
+
+
+_MATCH_FIELDS = ("Id", "FirstName", "LastName", "Company")
+
+
+def _first_match(found: list[dict[str, Any]], contact: ContactData, rule: str) -> int | None:
+    """The oldest contact with this email that `rule` would match, as addWithDupCheck
+    picks it (§7.2.4)."""
+
+    def same(item: dict[str, Any], key: str, value: str) -> bool:
+        return str(item.get(key) or "").casefold() == value.casefold()
+
+    for item in sorted(found, key=lambda c: _as_int(c.get("Id"))):
+        named = same(item, "FirstName", contact.first_name) and same(
+            item, "LastName", contact.last_name
+        )
+        if rule == "Email" or (
+            named and (rule == "EmailAndName" or same(item, "Company", contact.company))
+        ):
+            return _as_int(item.get("Id"))
+    return None

@@ -9,7 +9,7 @@ transaction afterwards.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from integrations.accounts.credentials import account_credentials
 from integrations.accounts.tokens import TokenRefreshRejected, account_call_with_refresh
 from integrations.crm.base import CrmError, DeliveryResult, Throttled
 from integrations.crm.http import CallRecord, CrmSession
+from integrations.crm.operations import Operations
 from integrations.crm.registry import recipient_for
 from integrations.health.counters import counters_record
 from integrations.mapping.selectors import delivery_map
@@ -36,7 +37,8 @@ from integrations.studio.versions import step_version_record
 from .autopause import autopause_hold_reason, autopause_note
 from .claim import delivery_claim, new_lease_owner
 from .enqueue import delivery_enqueue_on_commit, wake_up_time
-from .flow import flow_advance
+from .flow import flow_advance, flow_gate
+from .progress import delivery_operations
 from .ratelimit import account_gate
 from .retry import may_retry, next_attempt_at, retry_delay_seconds, retry_schedule
 
@@ -64,7 +66,11 @@ def delivery_attempt(*, delivery_id: int) -> Delivery | None:
     delivery = Delivery.objects.select_related("lead", "step", "step__account").get(pk=delivery_id)
     http = CrmSession(secrets=_secrets_of(delivery), gate=_gate_of(delivery))
     held = autopause_hold_reason(delivery.step)
-    verdict = Verdict(hold=True, reason=held) if held else _run(delivery, http)
+    verdict = (
+        Verdict(hold=True, reason=held)
+        if held
+        else _run(delivery, http, delivery_operations(delivery=delivery, owner=owner))
+    )
     _record(
         delivery,
         owner=owner,
@@ -88,8 +94,10 @@ def _gate_of(delivery: Delivery) -> Any:
     return account_gate(account) if account is not None else None
 
 
-def _run(delivery: Delivery, http: CrmSession) -> Verdict:
+def _run(delivery: Delivery, http: CrmSession, operations: Operations) -> Verdict:
     step = delivery.step
+    if not flow_gate(delivery=delivery, now=timezone.now()):
+        return Verdict(DeliveryResult(Outcome.SKIP, "flow stopped before this step"))
     account = step.account
     if account is None or not step.recipient:
         return Verdict(DeliveryResult(Outcome.SKIP, "step has no recipient"))
@@ -99,7 +107,9 @@ def _run(delivery: Delivery, http: CrmSession) -> Verdict:
     if mapped.contact is None or mapped.plan is None:
         return Verdict(DeliveryResult(Outcome.SKIP, mapped.skip_reason))
     contact = mapped.contact
-    plan = replace(mapped.plan, may_have_been_sent=delivery.attempt_count > 1)
+    # Whether a call may already have reached the CRM is known per operation
+    # (`operations`), so the plan's blanket flag stays off.
+    plan = mapped.plan
     step_version_record(delivery=delivery)  # which configuration produced this delivery
     recipient = recipient_for(step.recipient)
 
@@ -107,7 +117,9 @@ def _run(delivery: Delivery, http: CrmSession) -> Verdict:
         # After a refresh `current` holds new tokens: scrub them from the record too.
         http.scrub_also(current.access_token, current.refresh_token)
         credentials = account_credentials(account=current, recipient=step.recipient)
-        return recipient.deliver(contact=contact, plan=plan, credentials=credentials, http=http)
+        return recipient.deliver(
+            contact=contact, plan=plan, credentials=credentials, http=http, operations=operations
+        )
 
     try:
         # OAuth: refresh first when the token is (nearly) expired; on a 401, refresh once

@@ -1,4 +1,5 @@
-"""Moving a lead through its flow: the next step's delivery, or the lead's end.
+"""Moving a lead through its flow: the next step's delivery, a filter's stop (or its
+route to another flow), or the lead's end.
 
 Runs inside the transaction that records an outcome, so the next delivery row and
 the outcome commit together (the outbox never loses a step).
@@ -7,6 +8,8 @@ the outcome commit together (the outbox never loses a step).
 from __future__ import annotations
 
 from datetime import datetime
+
+from django.db import transaction
 
 from integrations.models import (
     Delivery,
@@ -19,31 +22,85 @@ from integrations.models import (
 )
 
 from .enqueue import delivery_enqueue_on_commit
+from .filters import FlowStop, filter_check, flow_context, lead_stop
 
 
 def next_recipient_step(*, flow_id: int, after_position: int | None) -> Step | None:
-    """The first enabled recipient step after `after_position` (None: the first one).
-
-    Filter steps are evaluated by the delivery engine as they are reached; until
-    filters exist, the flow goes straight to the next recipient.
-    """
+    """The first enabled recipient step after `after_position` (None: the first one),
+    as intake picks a lead's first delivery; filters before it run in flow_gate."""
     steps = Step.objects.filter(flow_id=flow_id, enabled=True, kind=StepKind.RECIPIENT)
     if after_position is not None:
         steps = steps.filter(position__gt=after_position)
     return steps.order_by("position", "pk").first()
 
 
+def flow_next(*, lead: Lead, after_position: int | None, now: datetime) -> Step | FlowStop | None:
+    """Walk the enabled steps after `after_position` (None: from the start): each
+    filter on the way is evaluated. Returns the next recipient step, the stop a filter
+    decided, or None when the flow has no more steps."""
+    steps = Step.objects.filter(flow_id=lead.flow_id, enabled=True)
+    if after_position is not None:
+        steps = steps.filter(position__gt=after_position)
+    context = None
+    for step in steps.order_by("position", "pk"):
+        if step.kind == StepKind.RECIPIENT:
+            return step
+        context = context if context is not None else flow_context(lead=lead, now=now)
+        stop = filter_check(step=step, context=context)
+        if stop is not None:
+            return stop
+    return None
+
+
 def flow_advance(*, delivery: Delivery, now: datetime) -> Delivery | None:
     """After `delivery` has its outcome: create and enqueue the next step's delivery,
-    or mark the lead done. Returns the new delivery, if any."""
+    or stop the lead (a filter, or a step that stops unless it succeeds), or mark it
+    done. Returns the new delivery, if any."""
     step = delivery.step
-    stop = step.on_error == OnError.STOP and delivery.outcome != Outcome.SUCCESS
-    next_step = (
-        None if stop else next_recipient_step(flow_id=step.flow_id, after_position=step.position)
-    )
-    if next_step is None:
-        Lead.objects.filter(pk=delivery.lead_id).update(status=LeadStatus.DONE, finished_at=now)
+    lead = Lead.objects.select_related("flow", "source").get(pk=delivery.lead_id)
+    if lead.stopped_at_id is not None:  # stopped before this step ran (flow_gate)
         return None
-    created, _ = Delivery.objects.get_or_create(lead_id=delivery.lead_id, step=next_step)
-    delivery_enqueue_on_commit(delivery_id=created.pk)
-    return created
+    if step.on_error == OnError.STOP and delivery.outcome != Outcome.SUCCESS:
+        reason = f"{step.name}: {delivery.outcome}"
+        lead_stop(lead=lead, stop=FlowStop(step, reason[:200]), now=now)
+        return None
+    return _go(lead, flow_next(lead=lead, after_position=step.position, now=now), now)
+
+
+def flow_start(*, lead: Lead, now: datetime) -> Delivery | None:
+    """Start a lead that did not come through intake (one a filter routed here)."""
+    return _go(lead, flow_next(lead=lead, after_position=None, now=now), now)
+
+
+def flow_gate(*, delivery: Delivery, now: datetime) -> bool:
+    """Whether the delivery may run. Intake creates a lead's first delivery without
+    evaluating the filters placed before it (the hot path stays in SQL): they are
+    evaluated here, when it is first worked. False: the lead was stopped (now, or
+    before), and the delivery should be recorded without a CRM call."""
+    lead = delivery.lead
+    if lead.stopped_at_id is not None:
+        return False
+    step = delivery.step
+    before = Step.objects.filter(
+        flow_id=step.flow_id, enabled=True, kind=StepKind.FILTER, position__lt=step.position
+    )
+    if not before.exists():
+        return True
+    found = flow_next(lead=lead, after_position=None, now=now)
+    if not isinstance(found, FlowStop):
+        return True
+    with transaction.atomic():
+        lead_stop(lead=lead, stop=found, now=now)
+    return False
+
+
+def _go(lead: Lead, found: Step | FlowStop | None, now: datetime) -> Delivery | None:
+    if isinstance(found, Step):
+        created, _ = Delivery.objects.get_or_create(lead_id=lead.pk, step=found)
+        delivery_enqueue_on_commit(delivery_id=created.pk)
+        return created
+    if isinstance(found, FlowStop):
+        lead_stop(lead=lead, stop=found, now=now)
+        return None
+    Lead.objects.filter(pk=lead.pk).update(status=LeadStatus.DONE, finished_at=now)
+    return None

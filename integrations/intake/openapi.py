@@ -31,6 +31,20 @@ _STEP = {
     },
 }
 
+_STOPPED = {
+    "type": "object",
+    "required": ["step", "kind", "reason"],
+    "properties": {
+        "step": {"type": "string", "description": "The step's name"},
+        "kind": {"type": "string", "enum": ["filter", "recipient"]},
+        "reason": {"type": "string"},
+        "routed_to_flow": {
+            "type": ["integer", "null"],
+            "description": "The flow the filter sent the lead to",
+        },
+    },
+}
+
 DOCUMENT = {
     "openapi": "3.1.0",
     "info": {
@@ -74,6 +88,22 @@ DOCUMENT = {
                     "status": {"type": "string", "enum": ["queued", "processing", "done"]},
                     "received_at": {"type": "string", "format": "date-time"},
                     "steps": {"type": "array", "items": _STEP},
+                    "stopped": {
+                        "description": "Where the flow stopped before its last step, and "
+                        "why: a filter step, or a step that stops the flow unless it "
+                        "succeeds. Null when the flow ran to its end (or is running).",
+                        "oneOf": [{"type": "null"}, _STOPPED],
+                    },
+                    "routed_to": {
+                        "description": "Leads a filter sent on to another flow, from this one",
+                        "type": "array",
+                        "items": {"type": "string", "format": "uuid"},
+                    },
+                    "routed_from": {
+                        "description": "The lead a filter routed into this flow, if any",
+                        "type": ["string", "null"],
+                        "format": "uuid",
+                    },
                 },
             },
         },

@@ -1,10 +1,12 @@
 from .accounts import Account, AccountStatus, AuthType, CrmKind
+from .audit import AuditAction, AuditEntry
 from .deliveries import Attempt, Delivery, DeliveryStatus, Outcome
 from .flows import (
     RECIPIENT_CRM,
     Action,
     DuplicateMatch,
     FieldMapping,
+    FilterAction,
     Flow,
     OnError,
     OnExisting,
@@ -25,6 +27,7 @@ from .health import (
 )
 from .leads import Lead, LeadStatus, time_ordered_uuid
 from .ratelimits import RateLimitState
+from .replay import ItemState, LeadRevision, Replay, ReplayItem, ReplayKind, ReplayState
 from .step_actions import (
     CAMPAIGN_KIND_RECIPIENT,
     CampaignAction,
@@ -52,6 +55,8 @@ __all__ = [
     "Action",
     "AlertState",
     "Attempt",
+    "AuditAction",
+    "AuditEntry",
     "AuthType",
     "CrmKind",
     "DailyCounter",
@@ -59,14 +64,21 @@ __all__ = [
     "DeliveryStatus",
     "DuplicateMatch",
     "FieldMapping",
+    "FilterAction",
+    "ItemState",
     "Flow",
     "Lead",
+    "LeadRevision",
     "LeadStatus",
     "Metric",
     "OnError",
     "Outcome",
     "RateLimitState",
     "Recipient",
+    "Replay",
+    "ReplayItem",
+    "ReplayKind",
+    "ReplayState",
     "Source",
     "Step",
     "StepKind",

@@ -50,6 +50,9 @@ class Delivery(models.Model):
     woken_at = models.DateTimeField(db_default=Now(), null=True, blank=True)
     lease_owner = models.CharField(max_length=64, blank=True, default="")
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # The CRM operations completed so far and their results, written after each one
+    # (integrations.crm.operations), so a retry resumes instead of repeating calls.
+    progress = models.JSONField(default=dict, db_default={}, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     # The version of the step's configuration the lead was mapped with (django-reversion;

@@ -94,6 +94,11 @@ class DuplicateMatch(models.TextChoices):
     EMAIL_AND_NAME_AND_COMPANY = "EmailAndNameAndCompany", "Email + name + company"
 
 
+class FilterAction(models.TextChoices):
+    STOP = "stop", "Stop the flow"
+    ROUTE = "route", "Stop the flow and send the lead to another flow"
+
+
 class OnError(models.TextChoices):
     CONTINUE = "continue", "Continue the flow"
     STOP = "stop", "Stop the flow unless the outcome is success"
@@ -138,6 +143,28 @@ class Step(models.Model):
         "Ids (workflows, action sets, ...) live in campaign rules.",
     )
     on_error = models.CharField(max_length=10, choices=OnError.choices, default=OnError.CONTINUE)
+    # Filter configuration: when a filter step's `rules` hold (on lead fields and
+    # earlier steps' results), the flow stops there with `filter_reason`; ROUTE also
+    # sends the lead, as a new lead linked to this one, into `route_flow` (the seeds'
+    # "error handler flow"). See integrations.delivery.filters.
+    filter_action = models.CharField(
+        max_length=10, choices=FilterAction.choices, default=FilterAction.STOP
+    )
+    route_flow = models.ForeignKey(
+        Flow,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="routed_from_steps",
+        help_text="Filter: where the lead goes when the filter routes it",
+    )
+    filter_reason = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        help_text="Filter: why the flow stopped, as the lead's status shows it "
+        "(empty: the filter's name)",
+    )
     # A recipient's criteria (not met: the delivery is a `skip`, "step criteria not
     # met"); a filter step's rules. Data for integrations.mapping.rules.
     rules = models.JSONField(
@@ -178,6 +205,8 @@ class Step(models.Model):
             raise ValidationError(
                 {"standard_fields_off": f"A list of standard field names ({known})."}
             )
+        if self.kind == StepKind.FILTER:
+            self._clean_filter()
         if self.kind != StepKind.RECIPIENT:
             return
         if not self.account_id or not self.recipient:
@@ -187,6 +216,15 @@ class Step(models.Model):
             raise ValidationError(
                 {"recipient": f"{self.get_recipient_display()} needs a {needed} account."}
             )
+
+    def _clean_filter(self) -> None:
+        if not (isinstance(self.rules, dict) and self.rules.get("conditions")):
+            raise ValidationError({"rules": "A filter needs at least one condition."})
+        if self.filter_action == FilterAction.ROUTE:
+            if self.route_flow_id is None:
+                raise ValidationError({"route_flow": "Choose the flow to send the lead to."})
+            if self.route_flow_id == self.flow_id:
+                raise ValidationError({"route_flow": "A filter cannot route to its own flow."})
 
 
 class ValueKind(models.TextChoices):

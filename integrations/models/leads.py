@@ -48,6 +48,21 @@ class Lead(models.Model):
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     received_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Where the flow stopped before its last step, and why (a filter, or a recipient
+    # step that stops the flow unless it succeeds); and the lead this one was routed
+    # from by a filter (integrations.delivery.filters). Intake writes none of these.
+    stopped_at = models.ForeignKey(
+        "Step", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
+    )
+    stop_reason = models.CharField(max_length=200, blank=True, default="", db_default="")
+    routed_from = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="routed_to",
+        db_index=False,
+    )
 
     class Meta:
         ordering = ["-received_at"]
@@ -57,6 +72,12 @@ class Lead(models.Model):
             models.Index(fields=["email"], name="lead_email"),
             # The list's status filter: leads still in flight (a few), not the done ones.
             models.Index(fields=["id"], name="lead_in_flight", condition=~models.Q(status="done")),
+            # The leads a lead was routed to (partial: costs intake nothing).
+            models.Index(
+                fields=["routed_from"],
+                name="lead_routed_from",
+                condition=models.Q(routed_from__isnull=False),
+            ),
         ]
         constraints = [
             # A repeat of an Idempotency-Key from the same source finds the first lead.

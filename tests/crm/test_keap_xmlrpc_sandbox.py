@@ -460,7 +460,7 @@ def test_an_unknown_tag_fails_with_record_not_found_and_the_contact_id(sandbox):
     error = failure(lambda: deliver(sandbox, plan(tag_ids=(999,))))
 
     (saved,) = stored(sandbox, "ada@example.com")
-    assert (error.reason, error.contact_id) == ("record not found", str(saved["id"]))
+    assert (error.reason, error.contact_id) == ("tags: record not found", str(saved["id"]))
 
 
 def test_an_unknown_action_set_fails_with_the_contact_id(sandbox):

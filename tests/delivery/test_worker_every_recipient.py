@@ -1,9 +1,13 @@
 """The same demo lead, end to end through a real worker, into each of the three CRMs:
 every standard field lands where that CRM keeps it."""
 
+from datetime import timedelta
+
 import pytest
 import requests
+from django.utils import timezone
 
+from integrations.sandbox.keap.models import Contact as SandboxKeapContact
 from tests.factories import FULL_LEAD, flow_with_step, highlevel_account, keap_account
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
@@ -98,6 +102,9 @@ def test_a_second_lead_is_a_duplicate_in_every_crm(live_server):
     ]
     for flow, _, key in flows:
         first = deliver(live_server, flow, key)
+        # Keap's upsert tells a match by its timestamps, which are to the second: the
+        # repeat of a real lead comes later than the second its contact was made in.
+        SandboxKeapContact.objects.update(date_created=timezone.now() - timedelta(minutes=5))
         response = requests.post(
             f"{live_server.url}/api/v1/flows/{flow.pk}/leads?wait=20",
             json=FULL_LEAD,

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand
 from integrations.crm.registry import RECIPIENTS, api_base_url
 from integrations.health.demo import demo_history_seed
 from integrations.intake.keys import source_create
+from integrations.management.demo_roles import demo_role_users
 from integrations.models import (
     Account,
     AccountStatus,
@@ -108,6 +109,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         self._user()
+        role_users = demo_role_users()
         accounts = self._accounts()
         key = settings.DEMO_API_KEY or DEMO_KEY_FALLBACK
         lines, steps = [], []
@@ -145,6 +147,9 @@ class Command(BaseCommand):
         history = demo_history_seed(steps=steps)
         if history:
             self.stdout.write(f"Demo history: {history} deliveries over 3 weeks (demo data).")
+        self.stdout.write(
+            "Staff roles (each sees only its part of the admin):\n" + "\n".join(role_users)
+        )
         self.stdout.write(f"Demo ready: {len(lines)} flows.")
 
     def _user(self) -> None:

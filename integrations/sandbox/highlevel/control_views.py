@@ -5,7 +5,10 @@ POST _control/faults     {"status":503,"count":2} | {"latency_ms":3000} | {"stat
                          | {"config": {"burst_max": 5, ...}}   (see faults.DEFAULT_CONFIG)
                          a fault may add "path" (substring of the path after
                          /sandbox/highlevel/), "method", "target" ("api" | "token") and
-                         "retry_after" (seconds, sent as Retry-After on a 429)
+                         "retry_after" (seconds, sent as Retry-After on a 429), and the
+                         shared modes of integrations.sandbox.fault_modes: "jitter_ms",
+                         "probability", "drop", "malformed", "created" (processed, then
+                         answered with the status / drop / malformed body / latency)
 GET  _control/faults     armed faults and the current config
 POST _control/location   {"allow_duplicates": true}
 GET  _control/stats      counters

@@ -13,6 +13,8 @@ from typing import Any
 
 from django.core.cache import cache
 
+from .. import fault_modes
+
 _LOCK = threading.RLock()
 _FAULTS = "sandbox_highlevel:faults"
 _STATS = "sandbox_highlevel:stats"
@@ -48,27 +50,36 @@ class Fault:
     method: str = ""  # only this HTTP method, when set
     target: str = "api"  # "api" (everything but OAuth) | "token" (oauth/token)
     retry_after: int | None = None  # a Retry-After header on the faulted response
+    # Shared with the Keap sandbox: see integrations.sandbox.fault_modes.
+    jitter_ms: int = 0
+    probability: float = 1.0
+    drop: bool = False
+    malformed: bool = False
 
     @classmethod
     def from_json(cls, spec: dict[str, Any]) -> Fault:
+        try:
+            modes = fault_modes.checked(spec)
+        except fault_modes.FaultModeError as exc:
+            raise FaultSpecError(str(exc)) from None
         fault = cls(
             status=_optional_int(spec, "status"),
             count=_optional_int(spec, "count") or 1,
             latency_ms=_optional_int(spec, "latency_ms") or 0,
-            created=bool(spec.get("created", False)),
             path=str(spec.get("path") or ""),
             method=str(spec.get("method") or "").upper(),
             target=str(spec.get("target") or "api"),
             retry_after=_optional_int(spec, "retry_after"),
+            **modes,
         )
-        if fault.status is None and not fault.latency_ms:
-            raise FaultSpecError("a fault needs a status or latency_ms")
+        if not fault_modes.has_effect(asdict(fault)):
+            raise FaultSpecError("a fault needs a status, latency_ms, jitter_ms, drop or malformed")
         if fault.status is not None and not 400 <= fault.status <= 599:
             raise FaultSpecError("status must be 400-599")
         if fault.target not in ("api", "token"):
             raise FaultSpecError("target must be api or token")
-        if fault.created and fault.status is None:
-            raise FaultSpecError("created needs a status")
+        if fault.created and fault.target == "token":
+            raise FaultSpecError("created applies to API calls, not the token endpoint")
         return fault
 
     def matches(self, *, target: str, path: str, method: str) -> bool:
@@ -101,7 +112,7 @@ def take(*, target: str, path: str, method: str) -> Fault | None:
         faults = cache.get(_FAULTS) or []
         for n, raw in enumerate(faults):
             fault = Fault(**raw)
-            if fault.matches(target=target, path=path, method=method):
+            if fault.matches(target=target, path=path, method=method) and fault_modes.strikes(raw):
                 if fault.count <= 1:
                     faults.pop(n)
                 else:

@@ -6,18 +6,19 @@ header, the bearer token, the rate limits, then any armed fault (wire spec §6.1
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import wraps
 from http import HTTPStatus
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from .. import fault_modes
 from . import faults, ratelimit, seed
 from .models import Location, OAuthToken
 
@@ -113,22 +114,25 @@ def api_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         retry_after = faults.config()["retry_after"]
         if not verdict.allowed:
             faults.bump("rate_limited")
-            response: HttpResponse = fault_response(429)
+            response: HttpResponseBase = fault_response(429)
         else:
             path = request.path_info.split(MOUNT, 1)[-1]
             fault = faults.take(target="api", path=path, method=request.method or "")
-            if fault and fault.latency_ms:
-                time.sleep(fault.latency_ms / 1000)
-            if fault and fault.status and not fault.created:
-                response = fault_response(fault.status)
-            else:
+            if fault is None:
                 response = view(request, caller, **kwargs)
-                if fault and fault.status:  # processed, yet answered with an error (§7.3.4)
-                    response = fault_response(fault.status)
-            if fault and fault.status == 429:
-                headers = ratelimit.exhausted_headers(headers)
-            if fault and fault.retry_after is not None:
-                retry_after = fault.retry_after
+            else:
+                # `created` faults process the request, then answer with the fault
+                # (§7.3.4 "422 yet created"): see integrations.sandbox.fault_modes.
+                response = fault_modes.play(
+                    request,
+                    asdict(fault),
+                    lambda: view(request, caller, **kwargs),
+                    lambda status, _: fault_response(status),
+                )
+                if fault.status == 429:
+                    headers = ratelimit.exhausted_headers(headers)
+                if fault.retry_after is not None:
+                    retry_after = fault.retry_after
         for name, value in headers.items():
             response[name] = value
         if response.status_code == 429 and retry_after is not None:

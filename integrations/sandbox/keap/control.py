@@ -5,13 +5,13 @@ truncates tables starts with no faults and zeroed counters.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from .. import fault_modes
 from .models import (
     AccessToken,
     AuthorizationCode,
@@ -66,31 +66,34 @@ def count(key: str) -> None:
         CallCounter.objects.filter(key=key).update(count=F("count") + 1)
 
 
-def take_fault(row: ControlState, target: str) -> dict | None:
-    """Consume one use of the first queued fault that applies to `target`."""
+def take_fault(row: ControlState, target: str, subject: str = "", method: str = "") -> dict | None:
+    """Consume one use of the first queued fault that applies to this request: its
+    `target`, and the rule's `path` (a substring of `subject`: the path after keap/,
+    plus the XML-RPC method name) and `method`, and then its `probability`."""
     if not row.faults:
         return None
     with transaction.atomic():
         locked = ControlState.objects.select_for_update().get(pk=row.pk)
         for rule in locked.faults:
-            if rule["target"] in (target, "any") or (
-                rule["target"] == "api" and target in ("rest", "xmlrpc")
-            ):
-                rule["count"] -= 1
-                locked.faults = [r for r in locked.faults if r["count"] > 0]
-                locked.save(update_fields=["faults"])
-                return rule
+            if not _applies(rule, target, subject, method) or not fault_modes.strikes(rule):
+                continue
+            rule["count"] -= 1
+            locked.faults = [r for r in locked.faults if r["count"] > 0]
+            locked.save(update_fields=["faults"])
+            count("event:faults_injected")
+            return rule
     return None
 
 
-def perform(rule: dict) -> tuple[int, dict | None, int | None] | None:
-    """Sleep for the rule's latency; return (status, body, retry_after) to answer with,
-    or None to let the request through."""
-    if rule.get("latency_ms"):
-        time.sleep(rule["latency_ms"] / 1000)
-    if rule.get("status"):
-        return rule["status"], rule.get("body"), rule.get("retry_after")
-    return None
+def _applies(rule: dict, target: str, subject: str, method: str) -> bool:
+    targeted = rule["target"] in (target, "any") or (
+        rule["target"] == "api" and target in ("rest", "xmlrpc")
+    )
+    return (
+        targeted
+        and (rule.get("path") or "") in subject
+        and (not rule.get("method") or rule["method"] == method)
+    )
 
 
 def apply(payload: dict) -> dict:
@@ -112,12 +115,15 @@ def apply(payload: dict) -> dict:
     for key in ("rate_limits", "retry_after", "token_ttl"):
         if key in payload:
             row.config[key] = _checked_config(key, payload[key], row.config.get(key))
-    if "status" in payload or "latency_ms" in payload:
+    if any(key in payload for key in (*_RULE_KEYS, "count", "path", "method")):
         row.faults.append(_checked_rule(payload))
     if payload.get("reset_rate_windows"):
         row.epoch = new_epoch()
     row.save()
     return describe(row)
+
+
+_RULE_KEYS = ("status", "latency_ms", *fault_modes.KEYS)
 
 
 def _checked_rule(payload: dict) -> dict:
@@ -128,13 +134,23 @@ def _checked_rule(payload: dict) -> dict:
         "target": payload.get("target", "api"),
         "body": payload.get("body"),
         "retry_after": payload.get("retry_after"),
+        "path": str(payload.get("path") or ""),
+        "method": str(payload.get("method") or "").upper(),
     }
+    try:
+        rule.update(fault_modes.checked(payload))
+    except fault_modes.FaultModeError as error:
+        raise ControlError(str(error)) from None
+    if not fault_modes.has_effect(rule):
+        raise ControlError("a fault needs a status, latency_ms, jitter_ms, drop or malformed")
     if rule["status"] is not None and not (
         isinstance(rule["status"], int) and 100 <= rule["status"] <= 599
     ):
         raise ControlError("status must be an HTTP status code")
     if not isinstance(rule["latency_ms"], int) or not 0 <= rule["latency_ms"] <= 120_000:
         raise ControlError("latency_ms must be 0..120000")
+    if rule["created"] and rule["target"] == "token":
+        raise ControlError("created applies to API calls, not the token endpoint")
     if not isinstance(rule["count"], int) or rule["count"] < 1:
         raise ControlError("count must be a positive integer")
     if rule["target"] not in TARGETS:

@@ -14,6 +14,7 @@ from functools import wraps
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from .. import fault_modes
 from . import auth, control, faults, ratelimit
 
 _CONVERTER = re.compile(r"<(?:\w+:)?(\w+)>")
@@ -44,11 +45,30 @@ def counted(section: str) -> Callable:
 
 
 def play_fault(row: control.ControlState, target: str) -> HttpResponse | None:
-    """Consume a queued fault for `target`: sleeps for its latency, and returns the
-    response to send instead, if the fault has a status."""
+    """For the token endpoint: consume a queued fault for `target`; sleeps for its
+    latency, and returns the response to send instead, if the fault has a status."""
     rule = control.take_fault(row, target)
-    outcome = control.perform(rule) if rule else None
-    return faults.injected(*outcome) if outcome else None
+    if rule is None:
+        return None
+    fault_modes.wait(rule)
+    return _injected(int(rule["status"]), rule) if rule.get("status") else None
+
+
+def _injected(status: int, rule: dict) -> HttpResponse:
+    return faults.injected(status, rule.get("body"), rule.get("retry_after"))
+
+
+_METHOD_NAME = re.compile(rb"<methodName>\s*([\w.]+)\s*</methodName>")
+
+
+def fault_subject(request: HttpRequest) -> str:
+    """What a fault's `path` is matched against: the path after keap/, and for
+    XML-RPC the method called ("crm/xmlrpc/v1 ContactService.addToGroup")."""
+    subject = request.path.split("keap/", 1)[-1]
+    if "xmlrpc" in subject:
+        name = _METHOD_NAME.search(request.body[:2000])
+        subject += f" {name.group(1).decode()}" if name else ""
+    return subject
 
 
 def keap_api(target: str) -> Callable:
@@ -61,24 +81,31 @@ def keap_api(target: str) -> Callable:
         @wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             row = control.state()
-            injected = play_fault(row, target)
-            if injected:
-                return injected
-            credential = auth.authenticate(request)
-            if isinstance(credential, HttpResponse):
-                return credential
-            verdict = ratelimit.check(
-                kind=credential.kind,
-                identifier=credential.identifier,
-                epoch=row.epoch,
-                conf=control.config(row),
-            )
-            if not verdict.allowed:
-                return verdict.response
-            response = view(request, *args, credential=credential, **kwargs)
-            for name, value in verdict.headers.items():
-                response[name] = value
-            return response
+
+            def through() -> HttpResponse:
+                credential = auth.authenticate(request)
+                if isinstance(credential, HttpResponse):
+                    return credential
+                verdict = ratelimit.check(
+                    kind=credential.kind,
+                    identifier=credential.identifier,
+                    epoch=row.epoch,
+                    conf=control.config(row),
+                )
+                if not verdict.allowed:
+                    return verdict.response
+                response = view(request, *args, credential=credential, **kwargs)
+                for name, value in verdict.headers.items():
+                    response[name] = value
+                return response
+
+            rule = control.take_fault(row, target, fault_subject(request), request.method or "")
+            if rule is None:
+                return through()
+            # A fault answers before the gateway lets the call through, unless it is
+            # `created` (processed first): see integrations.sandbox.fault_modes.
+            content_type = "text/xml" if target == "xmlrpc" else "application/json"
+            return fault_modes.play(request, rule, through, _injected, content_type=content_type)
 
         return wrapper
 

@@ -13,7 +13,15 @@ and the sandbox's own:
                       {"status": 503, "count": 2}            next 2 API calls answer 503
                       {"latency_ms": 3000, "count": 1}       next call waits 3 s first
                       ... "target": "api"|"rest"|"xmlrpc"|"token"|"any" (default "api"),
-                          "body": {...} (replaces the stock body), "retry_after": 5
+                          "body": {...} (replaces the stock body), "retry_after": 5,
+                          "path": "contacts" (substring of the path after keap/, or of
+                          the XML-RPC method name), "method": "POST",
+                          "jitter_ms", "probability", "drop", "malformed", "created"
+                          (see integrations.sandbox.fault_modes)
+                      {"status": 503, "created": true, "path": "contacts"}
+                                                             saved, then answered 503
+                      {"latency_ms": 5000, "created": true}  saved, then a timeout
+                      {"status": 503, "probability": 0.2, "count": 100000}  random 5xx
                       {"expire_tokens": true}                every current access token expires
                       {"rate_limits": {"api_key": {"spike": 10, "minute": 240, "day": 30000},
                                        "oauth": {"spike": 25, ...}}}

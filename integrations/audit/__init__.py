@@ -1,0 +1,2 @@
+"""The audit log: configuration changes, replays, erasures and reconnects, with who
+and when (integrations.models.AuditEntry)."""
