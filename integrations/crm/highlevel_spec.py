@@ -20,6 +20,7 @@ from .spec import (
     ListSpec,
     OAuthSpec,
     PreviewAnswer,
+    RateLimits,
     RecipientSpec,
     catalogue_collect,
     catalogue_items,
@@ -174,4 +175,11 @@ HIGHLEVEL = CrmSpec(
     "integration token.",
     custom_field_kinds=CUSTOM_FIELD_KINDS,
     preview_answer=preview_answer,
+    # Reference: https://highlevel.stoplight.io/docs/integrations/ (Rate limits): 100
+    # requests per 10 seconds and 200,000 per day, per location.
+    rate_limits=RateLimits(
+        defaults={"api_key": (10, None, 200_000), "oauth": (10, None, 200_000)},
+        window=10.0,
+        shared_by="tenant",
+    ),
 )

@@ -23,6 +23,7 @@ from .spec import (
     ListSpec,
     OAuthSpec,
     PreviewAnswer,
+    RateLimits,
     RecipientSpec,
     catalogue_collect,
     catalogue_items,
@@ -342,4 +343,11 @@ KEAP = CrmSpec(
     tenant_help="Keap: the app's host, filled in by Connect.",
     custom_field_kinds=CUSTOM_FIELD_KINDS,
     preview_answer=preview_answer,
+    # Reference: https://developer.infusionsoft.com/docs/restv2/ (Rate limiting): a
+    # Personal Access Token / Service Account Key 10 per second, 240 per minute, 30,000
+    # per day; an OAuth app 25 per second, 1,500 per minute, 150,000 per day.
+    rate_limits=RateLimits(
+        defaults={"api_key": (10, 240, 30_000), "oauth": (25, 1_500, 150_000)},
+        shared_by="credential",
+    ),
 )

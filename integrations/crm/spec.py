@@ -112,6 +112,22 @@ class OAuthSpec:
 
 
 @dataclass(frozen=True)
+class RateLimits:
+    """A CRM's published quotas and what shares them.
+
+    defaults:  account kind ("api_key", "oauth") -> (per second, per minute or None,
+               per day).
+    window:    seconds over which the per-second quota is counted (HighLevel: 10).
+    shared_by: "credential" (one API key, or the app's OAuth client) or "tenant" (the
+               account's tenant, e.g. a HighLevel location).
+    """
+
+    defaults: Mapping[str, tuple[int, int | None, int]]
+    window: float = 1.0
+    shared_by: str = "credential"
+
+
+@dataclass(frozen=True)
 class CrmSpec:
     kind: str
     label: str  # long: "Keap (Infusionsoft)"
@@ -128,6 +144,7 @@ class CrmSpec:
     # What the CRM would answer a call (method, URL, body) for a contact it does not
     # have yet: lets a preview run the recipient with no network call.
     preview_answer: Callable[[str, str, bytes], PreviewAnswer] = lambda m, u, b: PreviewAnswer()
+    rate_limits: RateLimits = RateLimits(defaults={})
 
 
 @dataclass(frozen=True)

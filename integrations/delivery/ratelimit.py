@@ -31,7 +31,8 @@ from django.utils import timezone
 
 from integrations.crm.base import Throttled
 from integrations.crm.quota_headers import QuotaLeft, quota_left
-from integrations.models import Account, AuthType, CrmKind
+from integrations.crm.registry import CRMS
+from integrations.models import Account, AuthType
 from integrations.secrets import digest
 
 from .ratelimit_store import (
@@ -47,30 +48,36 @@ from .ratelimit_store import (
 
 DAY = 86_400.0
 
-# (per second, per minute, per day) published for each kind of credential.
-KEAP_KEY_DEFAULTS = (10, 240, 30_000)
-KEAP_OAUTH_DEFAULTS = (25, 1_500, 150_000)
-HIGHLEVEL_DEFAULTS = (10, None, 200_000)  # per second: HighLevel's 100 per 10 s / 10
+# (per second, per minute, per day) for a CRM this build does not describe.
+FALLBACK_DEFAULTS = (10, None, 100_000)
 
 
 def account_limit_key(account: Account) -> str:
     """The credential whose quota this account's calls spend. Accounts that share a
-    credential (a Keap OAuth client app, one HighLevel location) share its limit."""
-    if account.crm == CrmKind.KEAP:
-        if account.auth_type == AuthType.API_KEY and account.api_key:
-            return f"keap:key:{digest(account.api_key)[:24]}"
-        if account.auth_type == AuthType.OAUTH and settings.KEAP_CLIENT_ID:
-            return f"keap:app:{digest(settings.KEAP_CLIENT_ID)[:24]}"
-    if account.crm == CrmKind.HIGHLEVEL and account.external_id:
-        return f"highlevel:location:{account.external_id}"
+    credential (an API key, an OAuth client app, one tenant) share its limit; what is
+    shared is the CRM's (`CrmSpec.rate_limits`)."""
+    spec = CRMS.get(account.crm)
+    if spec is None:
+        return f"account:{account.pk}"
+    if spec.rate_limits.shared_by == "tenant":
+        if account.external_id:
+            return f"{account.crm}:location:{account.external_id}"
+        return f"account:{account.pk}"
+    if account.auth_type == AuthType.API_KEY and account.api_key:
+        return f"{account.crm}:key:{digest(account.api_key)[:24]}"
+    client_id = (
+        getattr(settings, f"{spec.oauth.settings_prefix}_CLIENT_ID", "") if spec.oauth else ""
+    )
+    if account.auth_type == AuthType.OAUTH and client_id:
+        return f"{account.crm}:app:{digest(client_id)[:24]}"
     return f"account:{account.pk}"
 
 
 def account_default_quotas(account: Account) -> tuple[int, int | None, int]:
     """The published (per second, per minute, per day) for this account's credential."""
-    if account.crm == CrmKind.HIGHLEVEL:
-        return HIGHLEVEL_DEFAULTS
-    return KEAP_KEY_DEFAULTS if account.auth_type == AuthType.API_KEY else KEAP_OAUTH_DEFAULTS
+    spec = CRMS.get(account.crm)
+    defaults = spec.rate_limits.defaults if spec else {}
+    return defaults.get(account.auth_type) or FALLBACK_DEFAULTS
 
 
 def account_quotas(account: Account) -> list[Quota]:
@@ -79,9 +86,11 @@ def account_quotas(account: Account) -> list[Quota]:
     per_second = account.rate_limit_per_second or per_second
     per_minute = account.rate_limit_per_minute or per_minute
     per_day = account.rate_limit_per_day or per_day
-    if account.crm == CrmKind.HIGHLEVEL:
-        # HighLevel counts a 10-second window; the account's setting is its average.
-        quotas = [Quota(per_second * 10, 10.0, "10s")]
+    spec = CRMS.get(account.crm)
+    window = spec.rate_limits.window if spec else 1.0
+    if window != 1.0:
+        # The CRM counts a longer window (HighLevel: 10 s); the setting is its average.
+        quotas = [Quota(int(per_second * window), window, f"{window:g}s")]
     else:
         quotas = [Quota(per_second, 1.0, "second")]
     if per_minute:

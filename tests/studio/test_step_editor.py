@@ -24,7 +24,7 @@ def change_url(step: Step) -> str:
     return f"/admin/integrations/step/{step.pk}/change/"
 
 
-def form_data(client, step: Step, url: str = "") -> dict:
+def form_data(client, step: Step | None, url: str = "") -> dict:
     """The change form's fields as the browser would post them back, unchanged."""
     html = client.get(url or change_url(step)).content.decode()
     data: dict = {}
@@ -171,27 +171,16 @@ def test_the_step_exports_as_a_file(admin_client):
 def test_a_new_step_is_added_then_offers_its_account_catalogue(admin_client):
     account = keap_account(catalogue=keap_catalogue())
     flow, _, _ = flow_with_step(account=account)
-    page = admin_client.get("/admin/integrations/step/add/")
-    assert page.status_code == 200
-    data = {
-        "flow": flow.pk,
-        "position": 2,
-        "name": "Keap again",
-        "kind": "recipient",
-        "enabled": "on",
-        "account": account.pk,
-        "recipient": Recipient.KEAP_REST,
-        "action": "create_or_update",
-        "duplicate_match": "Email",
-        "address_type": "BILLING",
-        "on_error": "continue",
-        "rules__match": "all",
-        **{
-            f"{p}-{k}": v
-            for p in ("mappings", "tag_rules", "campaign_rules")
-            for k, v in (("TOTAL_FORMS", "0"), ("INITIAL_FORMS", "0"))
-        },
-    }
+    data = form_data(admin_client, None, "/admin/integrations/step/add/")  # its defaults
+    data.update(
+        {
+            "flow": flow.pk,
+            "position": 2,
+            "name": "Keap again",
+            "account": account.pk,
+            "recipient": Recipient.KEAP_REST,
+        }
+    )
     response = admin_client.post("/admin/integrations/step/add/", data)
     assert response.status_code == 302, response.content.decode()[:2000]
     step = Step.objects.get(name="Keap again")
