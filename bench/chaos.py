@@ -396,7 +396,7 @@ def _drive(config, base_url, seed, redis, workers, db_url, say) -> ChaosResult:
         if unfinished == 0:
             break
         say(f"# waiting for {unfinished} leads")
-        time.sleep(3)
+        time.sleep(1 if config.leads < 100 else 3)
     return result
 
 

@@ -218,12 +218,14 @@ def finished_delivery(
 
 def failed_delivery(flow: Flow, fields: dict, *, outcome: str = "failure", reason: str = ""):
     """A lead whose first delivery already ended in `outcome`, with the attempt that
-    said so (its request body holds the lead's fields, as a CRM call's does). No broker
-    message: the worker never sees it unless something enqueues it."""
+    said so (its request body holds the lead's fields, as a CRM call's does) and its
+    health counter. No broker message: the worker never sees it unless something
+    enqueues it."""
     import json
 
     from django.utils import timezone
 
+    from integrations.health.counters import counters_record
     from integrations.models import Attempt, Delivery
 
     lead = accept_lead(flow, fields, enqueue=False)
@@ -247,6 +249,7 @@ def failed_delivery(flow: Flow, fields: dict, *, outcome: str = "failure", reaso
         finished_at=timezone.now(),
     )
     delivery.refresh_from_db()
+    counters_record(delivery=delivery)  # as the engine does with a final outcome
     return delivery
 
 

@@ -5,6 +5,7 @@ redacted request and response."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,10 +13,6 @@ from urllib.parse import urlsplit
 from django.db.models import Prefetch
 
 from integrations.models import Attempt, Delivery, Lead
-
-# The field under which the mapping studio records the mapping a delivery used, by
-# whichever name it lands with; shown when the model has it.
-MAPPING_VERSION_FIELDS = ("mapping_version", "mapping_revision")
 
 
 def pretty(text: Any) -> str:
@@ -63,19 +60,17 @@ def _call(attempt: Attempt) -> Call:
     )
 
 
-def _mapping_version(delivery: Delivery) -> Any:
-    names = {f.name for f in Delivery._meta.get_fields()}
-    for name in MAPPING_VERSION_FIELDS:
-        if name in names:
-            return getattr(delivery, name)
-    return None
-
-
-def journey_context(*, lead: Lead, only: Delivery | None = None) -> dict[str, Any]:
-    """Template context for the journey (all of the lead's steps, or `only` one)."""
+def journey_context(
+    *,
+    lead: Lead,
+    only: Delivery | None = None,
+    version_of: Callable[[Delivery], str] | None = None,
+) -> dict[str, Any]:
+    """Template context for the journey (all of the lead's steps, or `only` one).
+    `version_of` renders the step version a delivery was mapped with."""
     deliveries = (
         Delivery.objects.filter(lead=lead)
-        .select_related("step", "step__account")
+        .select_related("step", "step__account", "step_revision", "step_revision__user")
         .prefetch_related(
             Prefetch("attempts", queryset=Attempt.objects.order_by("started_at", "pk"))
         )
@@ -87,7 +82,7 @@ def journey_context(*, lead: Lead, only: Delivery | None = None) -> dict[str, An
         Leg(
             delivery=d,
             calls=[_call(a) for a in d.attempts.all()],
-            mapping_version=_mapping_version(d),
+            mapping_version=version_of(d) if version_of else None,
         )
         for d in deliveries
     ]
@@ -96,8 +91,6 @@ def journey_context(*, lead: Lead, only: Delivery | None = None) -> dict[str, An
         "journey_payload": pretty(lead.payload),
         "journey_fields": pretty(lead.fields),
         "journey_legs": legs,
-        "journey_has_mapping_version": any(
-            name in {f.name for f in Delivery._meta.get_fields()} for name in MAPPING_VERSION_FIELDS
-        ),
+        "journey_has_mapping_version": version_of is not None,
         "journey_single": only is not None,
     }

@@ -59,6 +59,9 @@ class LeadAdmin(BigListAdmin):
         "email",
         "received_at",
         "finished_at",
+        "stopped_at",
+        "stop_reason",
+        "routed_from",
         "idempotency_key",
     ]
     readonly_fields = fields
@@ -87,8 +90,27 @@ class LeadAdmin(BigListAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         lead = self.get_object(request, object_id)
-        context = {**(extra_context or {}), **(journey_context(lead=lead) if lead else {})}
+        journey = journey_context(lead=lead, version_of=step_version_link) if lead else {}
+        context = {**(extra_context or {}), **journey}
         return super().change_view(request, object_id, form_url, extra_context=context)
+
+
+def step_version_link(obj: Delivery) -> str:
+    """The configuration this delivery was mapped with, linked to its history entry."""
+    revision = obj.step_revision
+    if revision is None:
+        return "-"
+    url = reverse(
+        "admin:integrations_step_revision", args=[obj.step_id, _version_id(obj, revision)]
+    )
+    who = revision.user.get_username() if revision.user else "-"
+    return format_html(
+        '<a href="{}">{}</a> by {}: {}',
+        url,
+        f"{revision.date_created:%Y-%m-%d %H:%M}",
+        who,
+        revision.get_comment() or "-",
+    )
 
 
 @admin.register(Delivery)
@@ -170,26 +192,14 @@ class DeliveryAdmin(BigListAdmin):
         delivery = self.get_object(request, object_id)
         context = dict(extra_context or {})
         if delivery is not None:
-            context.update(journey_context(lead=delivery.lead, only=delivery))
+            context.update(
+                journey_context(lead=delivery.lead, only=delivery, version_of=step_version_link)
+            )
         return super().change_view(request, object_id, form_url, extra_context=context)
 
     @admin.display(description="Step version")
     def step_version(self, obj):
-        """The configuration this delivery was mapped with, linked to its history entry."""
-        revision = obj.step_revision
-        if revision is None:
-            return "-"
-        url = reverse(
-            "admin:integrations_step_revision", args=[obj.step_id, _version_id(obj, revision)]
-        )
-        who = revision.user.get_username() if revision.user else "-"
-        return format_html(
-            '<a href="{}">{}</a> by {}: {}',
-            url,
-            f"{revision.date_created:%Y-%m-%d %H:%M}",
-            who,
-            revision.get_comment() or "-",
-        )
+        return step_version_link(obj)
 
     @admin.display(description="Finished", ordering="finished_at")
     def finished(self, obj):

@@ -141,6 +141,10 @@ class StepAdmin(VersionAdmin):
         # The manual-data fields exist per step (its recipient's spec): build the form
         # for this step, and let ModelAdmin's field list include them.
         kwargs["fields"] = None
+        # A view-only user (Support): build the whole form anyway; the admin renders
+        # every field read-only and refuses a POST (Django would exclude "every listed
+        # field", and with fields=None that is a TypeError).
+        kwargs["change"] = kwargs.get("change", False) and self.has_change_permission(request, obj)
         form = super().get_form(request, obj, **kwargs)
         probe = form(instance=obj) if obj is not None else form()
         form.base_fields.update(

@@ -17,9 +17,10 @@ Rule sets gate a mapping, a tag or campaign, a step (its criteria), and filter s
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -87,12 +88,14 @@ class Condition:
     operator: str
     value: Any = None
     # Parsed once, when the rule set is loaded (evaluation runs per lead).
-    path: tuple[str, ...] = field(default=(), compare=False, repr=False)
-    text: str = field(default="", compare=False, repr=False)
-    number: float | None = field(default=None, compare=False, repr=False)
-    moment: datetime | None = field(default=None, compare=False, repr=False)
-    items: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
-    item_numbers: frozenset[float] = field(default=frozenset(), compare=False, repr=False)
+    path: tuple[str, ...] = dataclasses.field(default=(), compare=False, repr=False)
+    text: str = dataclasses.field(default="", compare=False, repr=False)
+    number: float | None = dataclasses.field(default=None, compare=False, repr=False)
+    moment: datetime | None = dataclasses.field(default=None, compare=False, repr=False)
+    items: frozenset[str] = dataclasses.field(default=frozenset(), compare=False, repr=False)
+    item_numbers: frozenset[float] = dataclasses.field(
+        default=frozenset(), compare=False, repr=False
+    )
 
 
 @dataclass(frozen=True)

@@ -222,12 +222,12 @@ def _contact(work: _Work) -> ContactData:
     email = _text(values, "email")
     if email:
         normalised = email_normalise(email)
-        if normalised.valid or _keep(work, "email", "not a valid email", normalised):
+        if normalised.valid or _keep(work, "email", "not a valid email"):
             contact.email = normalised.value
     postal = _text(values, "postal_code")
     if postal:
         normalised = postal_code_normalise(postal, place.country_alpha2 or config.phone_region)
-        if normalised.valid or _keep(work, "postal_code", "not a valid postal code", normalised):
+        if normalised.valid or _keep(work, "postal_code", "not a valid postal code"):
             contact.postal_code = normalised.value
     dob = values.get("dob")
     if not is_blank(dob):
@@ -235,7 +235,7 @@ def _contact(work: _Work) -> ContactData:
         if normalised.valid:
             contact.birthday = normalised.value
         else:
-            _keep(work, "dob", "not a date", normalised)  # a date field cannot hold text
+            _keep(work, "dob", "not a date")  # "send" cannot send text as a date: left out
     phones = [*work.front_phones, *(values.get(f"phone_{n}") for n in (1, 2, 3))]
     for number, raw in enumerate(phones):
         text = "" if isinstance(raw, dict | list) else as_text(raw)[:64]
@@ -247,7 +247,7 @@ def _contact(work: _Work) -> ContactData:
             if number < len(work.front_phones)
             else f"phone_{number - len(work.front_phones) + 1}"
         )
-        if normalised.valid or _keep(work, name, "not a valid phone number", normalised):
+        if normalised.valid or _keep(work, name, "not a valid phone number"):
             contact.phones.append(normalised.value)
     for name, value in work.attributes.items():
         setattr(contact, name, value)
@@ -257,7 +257,8 @@ def _contact(work: _Work) -> ContactData:
     return contact
 
 
-def _keep(work: _Work, name: str, problem: str, normalised: Any) -> bool:
+def _keep(work: _Work, name: str, problem: str) -> bool:
+    """An invalid standard value: True when it is to be sent as received."""
     policy = work.on_invalid.get(name, "send")
     reason = _SKIP_REASONS.get(name, f"invalid value for {name}")
     return work.invalid(policy, name, problem, reason)

@@ -56,10 +56,11 @@ def replay_kick(*, replay_id: int, now: bool = False) -> None:
 
 
 def replay_tick(*, replay_id: int) -> TickResult:
-    """Run one tick. Safe to call concurrently: a second caller finds the replay
-    locked and does nothing (active=False, so it does not schedule a second chain)."""
+    """Run one tick. Safe to call concurrently: callers take the replay's row lock in
+    turn (a cancel holds it briefly too), and the pacing state lives on that row, so
+    two drivers never release more than one would."""
     with transaction.atomic():
-        replay = Replay.objects.select_for_update(skip_locked=True).filter(pk=replay_id).first()
+        replay = Replay.objects.select_for_update().filter(pk=replay_id).first()
         if replay is None or not replay.is_active:
             return TickResult(0, 0, False)
         now = timezone.now()

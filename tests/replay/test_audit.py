@@ -26,6 +26,7 @@ def test_an_account_change_is_listed_with_who_and_never_the_secret(client):
             "crm": "keap",
             "auth_type": "api_key",
             "api_key": SECRET,
+            "phone_region": "US",
             "rate_limit_per_second": 10,
         },
     )

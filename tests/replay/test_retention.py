@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from integrations.models import Attempt, AuditEntry, Delivery, Lead, LeadRevision
+from integrations.models import Attempt, AuditEntry, DailyCounter, Delivery, Lead, LeadRevision
 from integrations.replay.services import lead_fields_revise
 from integrations.retention.erase import ErasureError, person_erase
 from integrations.retention.purge import retention_purge
@@ -41,9 +41,13 @@ def test_purge_blanks_old_personal_data_and_keeps_outcomes(history):
     old, old_success, recent = history
     lead_fields_revise(lead_id=old.lead_id, fields={"email": "o@example.com"}, user=None)
 
+    counters = list(DailyCounter.objects.order_by("pk").values())
+    assert counters
+
     report = retention_purge(dry_run=False)
 
     assert (report.leads, report.attempts, report.revisions) == (2, 2, 1)
+    assert list(DailyCounter.objects.order_by("pk").values()) == counters
     for delivery in (old, old_success):
         lead = Lead.objects.get(pk=delivery.lead_id)
         assert (lead.payload, lead.fields, lead.email) == ({}, {}, "")

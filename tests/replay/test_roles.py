@@ -50,6 +50,9 @@ def test_configuration_is_read_only_for_support(client, role, may_add_account):
     change = client.get(reverse("admin:integrations_step_change", args=[step.pk]))
     assert change.status_code == 200
     assert (b'name="_save"' in change.content) == may_add_account
+    if not may_add_account:
+        post = client.post(reverse("admin:integrations_step_change", args=[step.pk]), {})
+        assert post.status_code == 403
 
 
 @pytest.mark.parametrize("role", [SUPPORT, ADMINS])

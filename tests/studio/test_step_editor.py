@@ -166,3 +166,42 @@ def test_the_step_exports_as_a_file(admin_client):
     response = admin_client.get(f"/admin/integrations/step/{step.pk}/export/")
     assert response["Content-Disposition"].endswith('.leadflow.json"')
     assert response.json()["steps"][0]["name"] == step.name
+
+
+def test_a_new_step_is_added_then_offers_its_account_catalogue(admin_client):
+    account = keap_account(catalogue=keap_catalogue())
+    flow, _, _ = flow_with_step(account=account)
+    page = admin_client.get("/admin/integrations/step/add/")
+    assert page.status_code == 200
+    data = {
+        "flow": flow.pk,
+        "position": 2,
+        "name": "Keap again",
+        "kind": "recipient",
+        "enabled": "on",
+        "account": account.pk,
+        "recipient": Recipient.KEAP_REST,
+        "action": "create_or_update",
+        "duplicate_match": "Email",
+        "address_type": "BILLING",
+        "on_error": "continue",
+        "rules__match": "all",
+        **{
+            f"{p}-{k}": v
+            for p in ("mappings", "tag_rules", "campaign_rules")
+            for k, v in (("TOTAL_FORMS", "0"), ("INITIAL_FORMS", "0"))
+        },
+    }
+    response = admin_client.post("/admin/integrations/step/add/", data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    step = Step.objects.get(name="Keap again")
+    assert step.rules == {}
+    assert ">Hot Lead</option>" in admin_client.get(change_url(step)).content.decode()
+    assert step_versions(step_id=step.pk)
+
+
+def test_an_xmlrpc_step_picks_custom_fields_by_database_name(admin_client):
+    step = keap_step(recipient=Recipient.KEAP_XMLRPC)
+    html = admin_client.get(change_url(step)).content.decode()
+    assert 'value="custom:_LeadScore"' in html
+    assert "Follow-up sequences" in html and "Welcome Series" in html
