@@ -28,10 +28,12 @@ def main() -> None:
     from integrations.delivery.engine import delivery_attempt
     from integrations.intake.auth import target_for_source
     from integrations.intake.services import lead_accept
-    from integrations.models import Delivery, Flow
+    from integrations.models import Delivery, Source
+    from integrations.secrets import digest
 
     flow_id, count = int(sys.argv[1]), int(sys.argv[2])
-    target = target_for_source(Flow.objects.get(pk=flow_id).sources.get())
+    source = Source.objects.get(flow_id=flow_id, key_digest=digest(os.environ["DEMO_API_KEY"]))
+    target = target_for_source(source)
     prefix = f"overhead-{time.time_ns()}"
     leads = []
     with mock.patch("integrations.delivery.enqueue.transaction.on_commit"):  # no worker

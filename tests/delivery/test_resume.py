@@ -125,7 +125,7 @@ def test_a_note_that_is_not_found_is_named_and_the_contact_kept(keap):
 
 
 def test_exhausted_retries_keep_the_contact_and_the_part_that_failed(keap, settings):
-    settings.DELIVERY_MAX_ATTEMPTS = 2
+    settings.DELIVERY_RETRY_SCHEDULE = "1s"  # two attempts
     flow, _, _ = flow_with_step(tags=[100])
     keap.fault(status=503, path="tags", count=5)
     delivery = attempt_until_done(new_delivery(flow))
