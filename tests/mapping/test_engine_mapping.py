@@ -95,7 +95,7 @@ def test_kept_fields_reach_the_recipient_as_preserve_fields():
     )
     seen = {}
 
-    def deliver_spy(self, *, contact, plan, credentials, http):
+    def deliver_spy(self, *, contact, plan, credentials, http, operations=None):
         seen["plan"], seen["contact"] = plan, contact
         from integrations.crm.base import DeliveryResult
 
