@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from .base import CrmError
+from .base import CrmError, Throttled
 
 T = TypeVar("T")
 CONTACT = "contact"
@@ -134,6 +134,12 @@ class Operations:
                 self._sent.remove(key)
                 self._persist()
             self._name(exc, part)
+            raise
+        except Throttled:
+            # The limiter held the call back, or the gateway answered 429: not sent.
+            if key in self._sent and not may_have_been_sent:
+                self._sent.remove(key)
+                self._persist()
             raise
 
     def _complete(self, key: str, result: Any) -> None:

@@ -202,6 +202,7 @@ def _release_items(replay: Replay, *, account_id: int | None, limit: int, now) -
         response_ms=None,
         attempt_count=0,
         finished_at=None,
+        progress={},  # the CRM operations run again from the first (delivery/progress.py)
     )
     for delivery_id in reset:
         delivery_enqueue_on_commit(delivery_id=delivery_id)

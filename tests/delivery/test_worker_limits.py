@@ -10,9 +10,8 @@ from django.contrib.auth import get_user_model
 
 from integrations.delivery.autopause import account_resume
 from integrations.models import Account, Attempt, Delivery
-from tests.factories import wait_until
 from tests.delivery.test_worker_end_to_end import faults, post_lead, sandbox  # noqa: F401
-from tests.factories import flow_with_step, keap_account
+from tests.factories import flow_with_step, keap_account, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
