@@ -20,12 +20,14 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from integrations.delivery.enqueue import delivery_enqueue_on_commit
+from integrations.health.counters import counters_forget
 from integrations.models import (
     Account,
     Attempt,
     Delivery,
     DeliveryStatus,
     ItemState,
+    LeadRevision,
     OnError,
     Outcome,
     Replay,
@@ -176,6 +178,7 @@ def _release_items(replay: Replay, *, account_id: int | None, limit: int, now) -
         item.previous_contact_id = delivery.contact_id
         item.previous_attempt_count = delivery.attempt_count
         item.previous_finished_at = delivery.finished_at
+        counters_forget(delivery=delivery)  # its next outcome replaces this one's count
         reset.append(delivery.pk)
     ReplayItem.objects.bulk_update(
         items,
@@ -191,8 +194,14 @@ def _release_items(replay: Replay, *, account_id: int | None, limit: int, now) -
             "previous_finished_at",
         ],
     )
-    # A fresh run: the engine's retry budget starts again, the outcome is unknown.
-    Delivery.objects.filter(pk__in=reset, status=DeliveryStatus.DONE).update(
+    # A fresh run: the engine's retry budget starts again, the outcome is unknown. The
+    # CRM operations that succeeded are kept (delivery/progress.py), so the run resumes
+    # at the part that failed and a contact is never created twice. A lead whose fields
+    # were edited since, and a success replayed on purpose, run from the first operation.
+    rerun = _edited_since([deliveries[pk] for pk in reset]) + [
+        pk for pk in reset if deliveries[pk].outcome == Outcome.SUCCESS
+    ]
+    fresh = dict(
         status=DeliveryStatus.PENDING,
         next_attempt_at=now,
         outcome="",
@@ -202,14 +211,30 @@ def _release_items(replay: Replay, *, account_id: int | None, limit: int, now) -
         response_ms=None,
         attempt_count=0,
         finished_at=None,
-        progress={},  # the CRM operations run again from the first (delivery/progress.py)
     )
+    done = Delivery.objects.filter(pk__in=reset, status=DeliveryStatus.DONE)
+    done.filter(pk__in=rerun).update(**fresh, progress={})
+    done.exclude(pk__in=rerun).update(**fresh)
     for delivery_id in reset:
         delivery_enqueue_on_commit(delivery_id=delivery_id)
     skipped = len(items) - len(reset)
     replay.released += len(reset)
     replay.skipped += skipped
     return len(items)
+
+
+def _edited_since(deliveries: list[Delivery]) -> list[int]:
+    """The deliveries whose lead's fields were edited after the delivery finished."""
+    if not deliveries:
+        return []
+    finished = {d.lead_id: d.finished_at for d in deliveries}
+    edits = LeadRevision.objects.filter(lead_id__in=finished).values_list("lead_id", "changed_at")
+    edited_leads = {
+        lead_id
+        for lead_id, changed_at in edits
+        if finished[lead_id] is None or changed_at >= finished[lead_id]
+    }
+    return [d.pk for d in deliveries if d.lead_id in edited_leads]
 
 
 # --- harvesting -----------------------------------------------------------------------

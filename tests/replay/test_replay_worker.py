@@ -20,7 +20,13 @@ from integrations.models import (
 )
 from integrations.replay.selectors import item_new_attempts
 from integrations.roles import SUPPORT
-from tests.factories import failed_delivery, flow_with_step, keap_account, staff_in_role
+from tests.factories import (
+    accept_lead,
+    failed_delivery,
+    flow_with_step,
+    keap_account,
+    staff_in_role,
+)
 
 from .conftest import replay_ended
 
@@ -292,3 +298,35 @@ def test_cancel_stops_what_has_not_started(sandbox, support):
     assert all(Delivery.objects.get(pk=d.pk).outcome == "failure" for d in untouched)
     progress = support.get(reverse("admin:integrations_replay_change", args=[replay.pk]))
     assert b"replay-summary" in progress.content and b"cancelled" in progress.content
+
+
+def test_a_replay_resumes_at_the_failed_part_and_creates_no_second_contact(sandbox, support):
+    from integrations.delivery.engine import delivery_attempt
+    from integrations.models import DailyCounter, TagRule
+
+    flow, step, _ = flow_with_step(tags=[99999])  # a tag id the sandbox does not have
+    delivery = accept_lead(flow, lead(7), enqueue=False).deliveries.get()
+    delivery_attempt(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert (delivery.outcome, delivery.reason) == ("failure", "tags: tag id not found")
+    contact_id = delivery.contact_id
+    TagRule.objects.filter(step=step).update(tag_id="100")  # the marketer fixes the tag
+    before = requests.get(f"{sandbox.url}/sandbox/keap/_control/stats", timeout=5).json()
+
+    support.post(reverse("admin:delivery_replay", args=[delivery.pk]), {"confirm": "1"})
+
+    replay = replay_ended(Replay.objects.get().pk)
+    assert replay.outcomes == {"success": 1}
+    delivery.refresh_from_db()
+    assert (delivery.outcome, delivery.contact_id) == ("success", contact_id)
+    assert len(sandbox_contacts(sandbox, "rita7@example.com")) == 1
+    after = requests.get(f"{sandbox.url}/sandbox/keap/_control/stats", timeout=5).json()
+    made = {
+        call: n - before["api_calls"].get(call, 0)
+        for call, n in after["api_calls"].items()
+        if n != before["api_calls"].get(call, 0)
+    }
+    assert all("tags" in call for call in made), made  # only the part that failed
+    # The health counters hold the replayed run's outcome, not both runs'.
+    counts = dict(DailyCounter.objects.filter(step=step).values_list("outcome", "deliveries"))
+    assert counts == {"success": 1}
