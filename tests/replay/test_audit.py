@@ -8,9 +8,7 @@ from django.urls import reverse
 from integrations.models import AuditEntry
 from integrations.replay.services import ReplayRequest, replay_create
 from integrations.roles import ADMINS, MARKETERS, SUPPORT
-from tests.accounts.conftest import crm  # noqa: F401  (the sandbox CRMs, reset)
-from tests.accounts.helpers import connect, oauth_account
-from tests.factories import failed_delivery, flow_with_step, staff_in_role
+from tests.factories import connect, failed_delivery, flow_with_step, oauth_account, staff_in_role
 
 SECRET = "KeapAK-very-secret-value-0123456789"
 
@@ -72,7 +70,7 @@ def test_the_audit_log_is_for_admins(client):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_reconnect_is_listed(crm, admin_client):  # noqa: F811
+def test_a_reconnect_is_listed(crm, admin_client):
     account = oauth_account(name="Keap OAuth")
     connect(admin_client, account)
     entry = AuditEntry.objects.get(action="reconnect")
