@@ -229,11 +229,11 @@ def _edited_since(deliveries: list[Delivery]) -> list[int]:
         return []
     finished = {d.lead_id: d.finished_at for d in deliveries}
     edits = LeadRevision.objects.filter(lead_id__in=finished).values_list("lead_id", "changed_at")
-    edited_leads = {
-        lead_id
-        for lead_id, changed_at in edits
-        if finished[lead_id] is None or changed_at >= finished[lead_id]
-    }
+    edited_leads = set()
+    for lead_id, changed_at in edits:
+        done_at = finished[lead_id]
+        if done_at is None or changed_at >= done_at:
+            edited_leads.add(lead_id)
     return [d.pk for d in deliveries if d.lead_id in edited_leads]
 
 
