@@ -160,14 +160,16 @@ def chaos_env(database_url: str, broker_url: str, base_url: str) -> dict[str, st
         "LOG_LEVEL": "WARNING",
         "CHAOS_API_KEY": API_KEY,
         # Quick retries, many of them: the faults are frequent, the run is short.
-        "DELIVERY_MAX_ATTEMPTS": "25",
-        "DELIVERY_BACKOFF_BASE_SECONDS": "0.3",
-        "DELIVERY_BACKOFF_MAX_SECONDS": "2",
+        "DELIVERY_RETRY_SCHEDULE": ",".join(["0.3s", "0.6s", "1s"] + ["2s"] * 22),  # 26 tries
         "CRM_CONNECT_TIMEOUT": "1",
         "CRM_READ_TIMEOUT": str(CLIENT_TIMEOUT),
         # A killed worker's lease runs out soon; a live one finishes well within it.
         "DELIVERY_LEASE_SECONDS": "12",
         "CHAOS_SWEEP_SECONDS": "15",  # as often as the beat sweeps
+        # Restarting the run's Redis (which keeps nothing on disk) loses the queued
+        # wake-ups on purpose; the sweeper takes them as lost after this long (120 s in
+        # production, longer than this short run waits).
+        "DELIVERY_WAKEUP_LOST_AFTER_SECONDS": "15",
     }
 
 
