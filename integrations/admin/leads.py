@@ -13,6 +13,7 @@ from .listing import (
     AccountFilter,
     EstimatedCountPaginator,
     FinishedRangeFilter,
+    FlowFilter,
     PageChangeList,
     ReasonFilter,
     StepFilter,
@@ -150,7 +151,7 @@ class DeliveryAdmin(BigListAdmin):
         "duplicate",
         FinishedRangeFilter,
         ("step__account", AccountFilter),
-        "step__flow",
+        ("step__flow", FlowFilter),
         ("step", StepFilter),
         ReasonFilter,
     ]

@@ -17,6 +17,7 @@ from django.utils.functional import cached_property
 from integrations.models import DailyCounter
 
 COUNT_CAP = 10_000
+REASON_DAYS = 90
 
 
 class EstimatedCountPaginator(Paginator):
@@ -141,19 +142,26 @@ class FinishedRangeFilter(admin.ListFilter):
 
 
 class ReasonFilter(admin.SimpleListFilter):
-    """Exact reason. The choices come from the health counters (a few hundred rows),
-    not from a DISTINCT over every delivery."""
+    """Exact reason. The choices come from the health counters of the last
+    REASON_DAYS days (a few hundred rows, read on the counters' day index), not from a
+    DISTINCT over every delivery nor over years of counters; a reason asked for that
+    is not among them (a link from an older range) is listed too."""
 
     title = "reason"
     parameter_name = "reason"
 
     def lookups(self, request, model_admin):
-        reasons = (
-            DailyCounter.objects.exclude(reason="")
+        since = timezone.now().astimezone(UTC).date() - timedelta(days=REASON_DAYS - 1)
+        reasons = list(
+            DailyCounter.objects.filter(day__gte=since)
+            .exclude(reason="")
             .values_list("reason", flat=True)
             .distinct()
             .order_by("reason")[:60]
         )
+        asked = self.value()
+        if asked and asked not in reasons:
+            reasons.append(asked)
         return [(reason, reason) for reason in reasons]
 
     def queryset(self, request, queryset):
@@ -197,6 +205,10 @@ class RelatedNamesFilter(admin.RelatedFieldListFilter):
 class StepFilter(RelatedNamesFilter):
     select_related = ("flow",)
     only = ("id", "name", "flow__name")
+
+
+class FlowFilter(RelatedNamesFilter):
+    only = ("id", "name")
 
 
 class AccountFilter(RelatedNamesFilter):

@@ -11,6 +11,7 @@ the two to the same output).
 from __future__ import annotations
 
 import datetime
+import html
 import re
 from collections.abc import Callable
 from typing import Any
@@ -37,7 +38,6 @@ from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
 from django.db import models
 from django.urls import NoReverseMatch, reverse
 from django.utils import formats
-from django.utils.html import conditional_escape, escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 
@@ -129,6 +129,18 @@ class _ChangeLink:
         return self._preserve(self.cl.url_for_result(obj))
 
 
+def _escape(value: Any) -> str:
+    """django.utils.html.escape's output, without its lazy-string wrapper."""
+    return html.escape(str(value))
+
+
+def _html(value: Any) -> str:
+    """conditional_escape's output (safe strings as they are), without its wrappers."""
+    if hasattr(value, "__html__"):
+        return value.__html__()
+    return html.escape(str(value))
+
+
 def _class_attr(classes: list[str]) -> str:
     return f' class="{" ".join(classes)}"'
 
@@ -186,7 +198,7 @@ def _column(cl: ChangeList, index: int, name: Any, *, tag: str, link: _ChangeLin
                 text = names[key]
             else:
                 try:
-                    text = names[key] = conditional_escape(getattr(obj, fk_name))
+                    text = names[key] = _html(getattr(obj, fk_name))
                 except ObjectDoesNotExist:
                     text = empty
             return _wrap(obj, css_attr, text, tag, link)
@@ -205,9 +217,9 @@ def _column(cl: ChangeList, index: int, name: Any, *, tag: str, link: _ChangeLin
     return field_cell
 
 
-def _wrap(obj: models.Model, css_attr: str, html: Any, tag: str, link: _ChangeLink) -> str:
+def _wrap(obj: models.Model, css_attr: str, value: Any, tag: str, link: _ChangeLink) -> str:
     """`<td class>html</td>`, or the change link in its `th`/`td` (as items_for_result)."""
-    shown: str = conditional_escape(html)
+    shown = _html(value)
     if not tag:
         return f"<td{css_attr}>{shown}</td>"
     try:
@@ -215,7 +227,7 @@ def _wrap(obj: models.Model, css_attr: str, html: Any, tag: str, link: _ChangeLi
     except NoReverseMatch:
         inner = shown
     else:
-        inner = f'<a href="{escape(url)}">{shown}</a>'
+        inner = f'<a href="{_escape(url)}">{shown}</a>'
     return f"<{tag}{css_attr}>{inner}</{tag}>"
 
 
@@ -227,13 +239,13 @@ def _checkbox_cell() -> Cell:
     """ModelAdmin.action_checkbox's CheckboxInput, without a template render a row."""
     label = gettext("Select this object for an action - {}")
     prefix, _, suffix = label.partition("{}")
-    prefix, suffix = escape(prefix), escape(suffix)
+    prefix, suffix = _escape(prefix), _escape(suffix)
 
     def cell(obj: models.Model) -> str:
         return (
             '<td class="action-checkbox"><input type="checkbox" name="_selected_action"'
-            f' value="{escape(str(obj.pk))}" class="action-select"'
-            f' aria-label="{prefix}{escape(str(obj))}{suffix}"></td>'
+            f' value="{_escape(obj.pk)}" class="action-select"'
+            f' aria-label="{prefix}{_escape(obj)}{suffix}"></td>'
         )
 
     return cell
@@ -261,8 +273,8 @@ def _value_display(
             value = method(obj) if method is not None else lookup_field(name, obj, model_admin)[2]
         except ObjectDoesNotExist:
             return empty, False
-        if isinstance(value, str) and value.strip() == "":
-            value = ""
+        if isinstance(value, str) and not boolean:  # display_for_value's answer for text
+            return (value if value.strip() else column_empty), False
         is_date = isinstance(value, (datetime.date, datetime.time))
         return display_for_value(value, column_empty, boolean), is_date
 
@@ -292,6 +304,10 @@ def _field_display(field: models.Field, empty: str, *, avoid_link: bool) -> Call
             labels = None
         if labels is not None:
             return lambda value: _label(labels, value, empty, field, avoid_link)
+    if isinstance(field, (models.CharField, models.TextField)) and not isinstance(
+        field, models.URLField
+    ):  # display_for_value's answer for text (the caller has blanked whitespace)
+        return lambda value: empty if value in ("", None) else str(value)
     if isinstance(field, models.BooleanField):
         icons = {value: _boolean_icon(value) for value in (True, False, None)}
         return lambda value: icons[value] if value in icons else _boolean_icon(value)
