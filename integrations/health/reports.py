@@ -164,14 +164,16 @@ def _counter_sums(window: Window, scope: Scope, keys: list[str], **filters: Any)
     sums = [at[f"sum_{name}"] for name in _SUMMED]
     counted = []
     for values in fetched:
-        r = {key: values[at[key]] for key in keys}
+        r: dict[str, Any] = {key: values[at[key]] for key in keys}
         # Sums of big integers come back as Decimal on PostgreSQL; days as text on SQLite.
         tally = [0 if values[i] is None else int(values[i]) for i in sums]
-        day = r.get("day")
+        day: Any = r.get("day")  # (None when the sums are not by day, as before)
+        if isinstance(day, str):
+            day = date.fromisoformat(day)
         counted.append(
             Counted(
                 CounterKey(
-                    date.fromisoformat(day) if isinstance(day, str) else day,
+                    day,
                     r.get("step_id", 0),
                     r["outcome"],
                     r.get("reason", ""),
