@@ -64,7 +64,7 @@ def _search_kind(term: str) -> str:
 @admin.register(Lead)
 class LeadAdmin(BigListAdmin):
     list_display = ["id", "email", "flow", "source", "status", "received_at"]
-    list_filter = ["status", "flow"]
+    list_filter = ["status", ("flow", FlowFilter)]
     list_select_related = ["flow", "source", "source__flow"]
     search_fields = ["=id", "=email"]
     search_help_text = "Exact email, lead id or CRM contact id"
