@@ -85,6 +85,7 @@ def main() -> None:
         print(f"{short}_best_ms: {min(times):.1f}", flush=True)
         print(f"{short}_cpu_ms: {statistics.median(cpu):.1f}", flush=True)
     print(f"slowest_required_page_best_ms: {worst:.1f} (target < 300)", flush=True)
+    print(f"load_average_1m_end: {os.getloadavg()[0]:.1f}", flush=True)
 
     yesterday = today - timedelta(days=1)
     started = time.perf_counter()

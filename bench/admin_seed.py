@@ -154,9 +154,11 @@ def _seed(fixtures: dict[str, list[int]]) -> None:
     }
     started = time.monotonic()
     with transaction.atomic(), connection.cursor() as cursor:
+        # CASCADE: every table that references leads or deliveries (attempts, replay
+        # items, lead revisions, whatever a later migration adds) is emptied with them.
         cursor.execute(
             "TRUNCATE integrations_attempt, integrations_delivery, integrations_lead,"
-            " integrations_dailycounter, integrations_alertstate, bench_admin_seed"
+            " integrations_dailycounter, integrations_alertstate, bench_admin_seed CASCADE"
         )
         cursor.execute(UUID_FUNCTION)
         cursor.execute(INSERT_LEADS, params)

@@ -10,17 +10,19 @@ from urllib.parse import urlencode
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import get_script_prefix, path, reverse
 from django.utils import timezone
 
 from integrations.health.alerts import alerts_active
 from integrations.health.reports import (
     GROUPS,
     RANGES,
+    Names,
     Report,
     Row,
     Scope,
     Window,
+    object_names,
     report_build,
     scope_choices,
     window_parse,
@@ -42,7 +44,7 @@ def _int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-def request_report(request: HttpRequest) -> Report:
+def request_report(request: HttpRequest, names: Names | None = None) -> Report:
     get = request.GET
     window = window_parse(
         key=get.get("range"), since=get.get("since"), until=get.get("until"), now=timezone.now()
@@ -52,7 +54,7 @@ def request_report(request: HttpRequest) -> Report:
         flow_id=_int(get.get("flow")),
         step_id=_int(get.get("step")),
     )
-    return report_build(window=window, scope=scope, group=get.get("group") or "step")
+    return report_build(window=window, scope=scope, group=get.get("group") or "step", names=names)
 
 
 def _window_bounds(window: Window) -> tuple[str, str]:
@@ -107,7 +109,19 @@ def deliveries_url(
         params["reason"] = reason
     if duplicate:
         params["duplicate__exact"] = "1"
-    return f"{reverse('admin:integrations_delivery_changelist')}?{urlencode(params)}"
+    return f"{_deliveries_path()}?{urlencode(params)}"
+
+
+_paths: dict[str, str] = {}
+
+
+def _deliveries_path() -> str:
+    """The delivery list's path, reversed once per script prefix (a dashboard links
+    a hundred numbers to it)."""
+    prefix = get_script_prefix()
+    if prefix not in _paths:
+        _paths[prefix] = reverse("admin:integrations_delivery_changelist")
+    return _paths[prefix]
 
 
 def _cells(report: Report, row: Row) -> list[dict[str, Any]]:
@@ -233,7 +247,8 @@ def _kpis(report: Report) -> list[dict[str, str]]:
 
 
 def dashboard_context(request: HttpRequest) -> dict[str, Any]:
-    report = request_report(request)
+    names = object_names()  # the table's names and the scope choices: one read
+    report = request_report(request, names)
     query = request.GET.copy()
     tabs = []
     for key, label in RANGES.items():
@@ -246,7 +261,7 @@ def dashboard_context(request: HttpRequest) -> dict[str, Any]:
         "report": report,
         "tabs": tabs,
         "groups": GROUPS,
-        "choices": scope_choices(),
+        "choices": scope_choices(names),
         "columns": COLUMNS,
         "table": [{"row": row, "cells": _cells(report, row)} for row in table_rows(report)],
         "kpis": _kpis(report),

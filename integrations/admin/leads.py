@@ -1,6 +1,7 @@
 import uuid
 
 from django.contrib import admin
+from django.db.models import Prefetch
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -8,7 +9,15 @@ from django.utils.html import format_html
 from integrations.models import Delivery, Lead
 
 from .journey import journey_context
-from .listing import EstimatedCountPaginator, FinishedRangeFilter, ReasonFilter
+from .listing import (
+    AccountFilter,
+    EstimatedCountPaginator,
+    FinishedRangeFilter,
+    FlowFilter,
+    PageChangeList,
+    ReasonFilter,
+    StepFilter,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -34,6 +43,14 @@ class BigListAdmin(ReadOnlyAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
+    # The rows rendered per column, not per cell (integrations/admin/rows.py).
+    change_list_template = "admin/integrations/big_change_list.html"
+    # Related rows fetched for the shown page only (one query), not joined to every
+    # row a filter matches before the page is cut.
+    list_prefetch_related: tuple[Prefetch, ...] = ()
+
+    def get_changelist(self, request, **kwargs):
+        return PageChangeList
 
 
 def _search_kind(term: str) -> str:
@@ -47,7 +64,7 @@ def _search_kind(term: str) -> str:
 @admin.register(Lead)
 class LeadAdmin(BigListAdmin):
     list_display = ["id", "email", "flow", "source", "status", "received_at"]
-    list_filter = ["status", "flow"]
+    list_filter = ["status", ("flow", FlowFilter)]
     list_select_related = ["flow", "source", "source__flow"]
     search_fields = ["=id", "=email"]
     search_help_text = "Exact email, lead id or CRM contact id"
@@ -133,12 +150,15 @@ class DeliveryAdmin(BigListAdmin):
         "status",
         "duplicate",
         FinishedRangeFilter,
-        "step__account",
-        "step__flow",
-        "step",
+        ("step__account", AccountFilter),
+        ("step__flow", FlowFilter),
+        ("step", StepFilter),
         ReasonFilter,
     ]
-    list_select_related = ["lead", "step", "step__flow"]
+    # The lead (for its email) per shown row: joined before the page is cut, it was
+    # looked up for every delivery a filter matched (thousands) to show 50.
+    list_select_related = ["step", "step__flow"]
+    list_prefetch_related = (Prefetch("lead", queryset=Lead.objects.only("id", "email")),)
     search_fields = ["=lead__email", "=contact_id"]
     search_help_text = "Exact email, lead id or CRM contact id"
     fields = [
@@ -165,8 +185,7 @@ class DeliveryAdmin(BigListAdmin):
         queryset = super().get_queryset(request)
         if request.resolver_match and request.resolver_match.url_name.endswith("changelist"):
             queryset = queryset.defer(
-                "lead__payload",
-                "lead__fields",
+                "progress",
                 "step__tag_ids",
                 "step__sequences",
                 "step__options",

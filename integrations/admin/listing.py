@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.db import connection
 from django.utils import timezone
@@ -16,6 +17,7 @@ from django.utils.functional import cached_property
 from integrations.models import DailyCounter
 
 COUNT_CAP = 10_000
+REASON_DAYS = 90
 
 
 class EstimatedCountPaginator(Paginator):
@@ -140,21 +142,74 @@ class FinishedRangeFilter(admin.ListFilter):
 
 
 class ReasonFilter(admin.SimpleListFilter):
-    """Exact reason. The choices come from the health counters (a few hundred rows),
-    not from a DISTINCT over every delivery."""
+    """Exact reason. The choices come from the health counters of the last
+    REASON_DAYS days (a few hundred rows, read on the counters' day index), not from a
+    DISTINCT over every delivery nor over years of counters; a reason asked for that
+    is not among them (a link from an older range) is listed too."""
 
     title = "reason"
     parameter_name = "reason"
 
     def lookups(self, request, model_admin):
-        reasons = (
-            DailyCounter.objects.exclude(reason="")
+        since = timezone.now().astimezone(UTC).date() - timedelta(days=REASON_DAYS - 1)
+        reasons = list(
+            DailyCounter.objects.filter(day__gte=since)
+            .exclude(reason="")
             .values_list("reason", flat=True)
             .distinct()
             .order_by("reason")[:60]
         )
+        asked = self.value()
+        if asked and asked not in reasons:
+            reasons.append(asked)
         return [(reason, reason) for reason in reasons]
 
     def queryset(self, request, queryset):
         value = self.value()
         return queryset.filter(reason=value) if value is not None else queryset
+
+
+class PageChangeList(ChangeList):
+    """The model admin's `list_prefetch_related`, applied to the shown page only."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        related = getattr(self.model_admin, "list_prefetch_related", ())
+        if related:
+            self.result_list = self.result_list.prefetch_related(*related)
+
+
+class RelatedNamesFilter(admin.RelatedFieldListFilter):
+    """A related-object filter whose choices are named in one query: `select_related`
+    loads what the related model's name reads (a step's flow: one query per step
+    otherwise), `only` leaves the other columns (an account's encrypted tokens) unread."""
+
+    select_related: tuple[str, ...] = ()
+    only: tuple[str, ...] = ()
+
+    def field_choices(self, field, request, model_admin):
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        rows = field.remote_field.model._default_manager.complex_filter(
+            field.get_limit_choices_to()
+        )
+        if self.select_related:
+            rows = rows.select_related(*self.select_related)
+        if self.only:
+            rows = rows.only(*self.only)
+        if ordering:
+            rows = rows.order_by(*ordering)
+        key = field.remote_field.get_related_field().attname
+        return [(getattr(row, key), str(row)) for row in rows]
+
+
+class StepFilter(RelatedNamesFilter):
+    select_related = ("flow",)
+    only = ("id", "name", "flow__name")
+
+
+class FlowFilter(RelatedNamesFilter):
+    only = ("id", "name")
+
+
+class AccountFilter(RelatedNamesFilter):
+    only = ("id", "name", "crm")

@@ -10,6 +10,8 @@ from integrations.models import Outcome
 from .counters import Counted, Tally
 from .latency import latency_percentile
 
+OUTCOMES = tuple(Outcome.values)  # (the enum builds its list anew at every read)
+
 
 @dataclass
 class Figures:
@@ -19,7 +21,7 @@ class Figures:
     (success + failure + error); skips sent nothing and are counted apart.
     """
 
-    outcomes: dict[str, int] = field(default_factory=lambda: {o: 0 for o in Outcome.values})
+    outcomes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     tally: Tally = field(default_factory=Tally)
 
     def add(self, row: Counted) -> None:

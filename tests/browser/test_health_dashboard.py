@@ -107,3 +107,14 @@ def test_an_admin_lands_on_the_dashboard_and_follows_a_failure_count(
     outcomes = page.locator("#result_list td.field-outcome").all_inner_texts()
     assert outcomes and set(outcomes) == {"Failure"}
     page.screenshot(path=str(tmp_path / "failures.png"), full_page=True)
+
+    # The rows' checkboxes work with the admin's actions script (the rows are rendered
+    # by integrations/admin/rows.py): select all, then open one row.
+    page.check("#action-toggle")
+    boxes = page.locator("#result_list input.action-select")
+    assert boxes.count() == len(outcomes)
+    assert all(boxes.nth(i).is_checked() for i in range(boxes.count()))
+    assert page.inner_text(".action-counter").startswith(f"{len(outcomes)} of {len(outcomes)}")
+    page.locator("#result_list th.field-id a").first.click()
+    page.wait_for_url(re.compile(r"/admin/integrations/delivery/\d+/change/\?_changelist"))
+    assert "Failure" in page.inner_text("#content")

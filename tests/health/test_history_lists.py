@@ -98,3 +98,27 @@ def test_the_lead_page_tells_the_journey_with_a_compact_call_timeline(admin_clie
     assert '"email_addresses": [\n    {' in page.replace("&quot;", '"')  # pretty-printed
     assert "c-ann" in page and "Success" in page
     assert 'name="attempts-TOTAL_FORMS"' not in page  # no stacked inline forms
+
+
+def test_the_reason_filter_offers_recent_reasons_and_keeps_an_older_one_asked_for(
+    admin_client, rows
+):
+    from integrations.health.counters import counters_record
+
+    step = rows["ann"].step
+    now = timezone.now()
+    recent = finished_delivery(step, outcome=Outcome.FAILURE, reason="invalid email")
+    old = finished_delivery(
+        step, outcome=Outcome.ERROR, reason="HTTP 503", finished_at=now - timedelta(days=200)
+    )
+    for delivery in (recent, old):
+        counters_record(delivery=delivery)
+
+    def reason_choices(response) -> dict[str, bool]:
+        spec = next(s for s in response.context["cl"].filter_specs if s.title == "reason")
+        return {c["display"]: c["selected"] for c in spec.choices(response.context["cl"])}
+
+    assert reason_choices(admin_client.get(DELIVERIES)) == {"All": True, "invalid email": False}
+    asked = admin_client.get(DELIVERIES, {"reason": "HTTP 503"})
+    assert reason_choices(asked)["HTTP 503"] is True
+    assert listed_ids(asked) == {old.pk}
