@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 from bench import Failed, Refused
 from bench.backends import POSTGRES_SCHEMES, ensure_database, libpq_url, truncate
 from bench.server import ROOT, Gunicorn, free_port, run_python
+from bench.worker import celery_worker_argv, short_run_worker_env
 
 API_KEY = "lf_chaos_only_key_not_a_secret_0123456789abcdef"
 QUEUE = "leadflow-chaos"
@@ -159,12 +160,14 @@ def chaos_env(database_url: str, broker_url: str, base_url: str) -> dict[str, st
         "CELERY_QUEUE": QUEUE,
         "LOG_LEVEL": "WARNING",
         "CHAOS_API_KEY": API_KEY,
-        # Quick retries, many of them: the faults are frequent, the run is short.
-        "DELIVERY_RETRY_SCHEDULE": ",".join(["0.3s", "0.6s", "1s"] + ["2s"] * 22),  # 26 tries
+        # Quick retries, many of them (26 tries): the faults are frequent, the run is
+        # short. A killed worker's lease runs out soon; a live one finishes well within it.
+        **short_run_worker_env(
+            retry_schedule=",".join(["0.3s", "0.6s", "1s"] + ["2s"] * 22),
+            read_timeout=CLIENT_TIMEOUT,
+            lease_seconds=12,
+        ),
         "CRM_CONNECT_TIMEOUT": "1",
-        "CRM_READ_TIMEOUT": str(CLIENT_TIMEOUT),
-        # A killed worker's lease runs out soon; a live one finishes well within it.
-        "DELIVERY_LEASE_SECONDS": "12",
         "CHAOS_SWEEP_SECONDS": "15",  # as often as the beat sweeps
         # Restarting the run's Redis (which keeps nothing on disk) loses the queued
         # wake-ups on purpose; the sweeper takes them as lost after this long (120 s in
@@ -184,22 +187,13 @@ class Workers:
     def _start(self, n: int) -> subprocess.Popen:
         with open(self.log, "ab") as out:
             return subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "leadflow",
-                    "worker",
-                    "--loglevel=WARNING",
-                    f"--concurrency={self.concurrency}",
-                    "--pool=prefork",
-                    "--without-mingle",
-                    "--without-gossip",
-                    "--without-heartbeat",
-                    f"--hostname=chaos{n}-{time.monotonic_ns()}@localhost",
-                    f"--queues={QUEUE}",
-                ],
+                celery_worker_argv(
+                    queue=QUEUE,
+                    hostname=f"chaos{n}-{time.monotonic_ns()}@localhost",
+                    concurrency=self.concurrency,
+                    loglevel="WARNING",
+                    heartbeat=False,
+                ),
                 cwd=ROOT,
                 env=self.env,
                 stdout=out,

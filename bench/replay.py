@@ -42,7 +42,11 @@ DB_NAME = "leadflow_bench_replay"
 QUEUE = "leadflow-bench-replay"
 API_KEY = "lf_bench_replay_key_not_a_secret_0123456789ab"
 FAILED = int(os.environ.get("BENCH_REPLAY_DELIVERIES", "10000"))
-ACCOUNT_RATE = int(os.environ.get("BENCH_REPLAY_ACCOUNT_RATE", "100"))  # CRM calls/s
+# CRM calls/s the account allows. The example is 100; the default is a rate a
+# 2-core machine can drive: every delivery costs the worker ~80 ms of CPU (the engine)
+# and the sandbox ~20 ms more, so 0.8 x 20 = 16 replayed calls/s (plus the live load)
+# already takes most of both cores, and 10,000 deliveries take about 10.5 minutes.
+ACCOUNT_RATE = int(os.environ.get("BENCH_REPLAY_ACCOUNT_RATE", "20"))
 SHARE = 0.8  # REPLAY_RATE_SHARE's default
 LIVE_PER_S = float(os.environ.get("BENCH_REPLAY_LIVE_PER_S", "2"))
 REFERENCE_SECONDS = 15
@@ -118,8 +122,9 @@ def print_context(server: Gunicorn, db_url: str, broker: str) -> None:
     print(f"cpus: usable {usable}, shared with PostgreSQL, Redis and the load", flush=True)
     print(f"database: {mask(db_url)}; broker: {mask(broker)}", flush=True)
     print(
-        f"replay: {FAILED} failed deliveries, account rate {ACCOUNT_RATE} calls/s, "
-        f"replay share {SHARE}; live load {LIVE_PER_S} leads/s",
+        f"replay: {FAILED} failed deliveries, account rate {ACCOUNT_RATE} calls/s "
+        "(BENCH_REPLAY_ACCOUNT_RATE; the default, 20, is chosen for a 2-core machine, "
+        f"the issue's example is 100), replay share {SHARE}; live load {LIVE_PER_S} leads/s",
         flush=True,
     )
 
@@ -247,6 +252,18 @@ def report(db_url: str, replay_id: int, reference: list[float], during: list[flo
     achieved = len(times) / span if span else float("nan")
     allowed = ACCOUNT_RATE * SHARE
     busiest = _busiest_second(db_url, times[0], times[-1]) if times else 0
+    # Every delivery the stack finished meanwhile, live and replayed: what the machine
+    # drove (when it is below the allowance, the machine, not the pacing, set the rate).
+    finished = (
+        query(
+            db_url,
+            "SELECT count(*) FROM integrations_delivery"
+            " WHERE finished_at BETWEEN to_timestamp(%s) AND to_timestamp(%s)",
+            [times[0], times[-1]],
+        )[0][0]
+        if times
+        else 0
+    )
     ratio = achieved / allowed
     ref_p99, live_p99 = p99(reference), p99(during)
     figures = {
@@ -256,6 +273,8 @@ def report(db_url: str, replay_id: int, reference: list[float], during: list[flo
         "replay_allowed_calls_per_s": f"{allowed:.1f} ({SHARE} x account rate {ACCOUNT_RATE})",
         "replay_rate_ratio": f"{ratio:.2f}",
         "replay_busiest_second_calls_all": f"{busiest} (live + replay; limit {ACCOUNT_RATE})",
+        "replay_stack_deliveries_per_s": f"{finished / span if span else float('nan'):.1f}"
+        " (live + replay)",
         "replay_live_p99_ms": f"{live_p99:.0f}",
         "replay_live_p99_ms_reference": f"{ref_p99:.0f}",
         "replay_live_p99_factor": f"{live_p99 / ref_p99:.2f}",

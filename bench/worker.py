@@ -1,4 +1,5 @@
-"""A Celery worker process for the benchmarks that deliver."""
+"""A Celery worker process for the benchmarks that deliver, and the command and
+short-run settings the chaos run and the tests' worker share."""
 
 from __future__ import annotations
 
@@ -13,6 +14,42 @@ from bench import Failed
 from bench.server import ROOT
 
 
+def celery_worker_argv(
+    *, queue: str, hostname: str, concurrency: int, loglevel: str = "INFO", heartbeat: bool = True
+) -> list[str]:
+    """The `celery worker` command the benches and the tests run: this Python, prefork,
+    no start-up mingle or gossip (one worker per run), one queue."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "leadflow",
+        "worker",
+        f"--loglevel={loglevel}",
+        f"--concurrency={concurrency}",
+        "--pool=prefork",
+        "--without-mingle",
+        "--without-gossip",
+        *([] if heartbeat else ["--without-heartbeat"]),
+        f"--hostname={hostname}",
+        f"--queues={queue}",
+    ]
+
+
+def short_run_worker_env(
+    *, retry_schedule: str, read_timeout: float, lease_seconds: int
+) -> dict[str, str]:
+    """A worker's settings for a run of seconds or minutes (a test, the chaos run):
+    retries quick enough to end within it, a CRM read timeout the sandbox's hangs
+    exceed, and a lease a killed worker's deliveries come back from soon."""
+    return {
+        "DELIVERY_RETRY_SCHEDULE": retry_schedule,
+        "CRM_READ_TIMEOUT": f"{read_timeout:g}",
+        "DELIVERY_LEASE_SECONDS": str(lease_seconds),
+    }
+
+
 class CeleryWorker:
     """`with CeleryWorker(env, queue=..., concurrency=8, log=path):` runs a prefork
     worker on `queue` and always stops it on exit."""
@@ -24,21 +61,11 @@ class CeleryWorker:
     def __enter__(self) -> CeleryWorker:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "leadflow",
-                    "worker",
-                    "--loglevel=INFO",
-                    f"--concurrency={self.concurrency}",
-                    "--pool=prefork",
-                    "--without-mingle",
-                    "--without-gossip",
-                    f"--hostname=bench-{os.getpid()}@localhost",
-                    f"--queues={self.queue}",
-                ],
+                celery_worker_argv(
+                    queue=self.queue,
+                    hostname=f"bench-{os.getpid()}@localhost",
+                    concurrency=self.concurrency,
+                ),
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,

@@ -63,7 +63,12 @@ INSTALLED_APPS = [
 # turn them on. Product code never imports them: they are reached over HTTP only.
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=DEBUG)
 if SANDBOX_ENABLED:
-    INSTALLED_APPS += ["integrations.sandbox.keap", "integrations.sandbox.highlevel"]
+    # integrations.sandbox itself: the templates both sandboxes share.
+    INSTALLED_APPS += [
+        "integrations.sandbox",
+        "integrations.sandbox.keap",
+        "integrations.sandbox.highlevel",
+    ]
 
 MIDDLEWARE = [
     "integrations.intake.errors.ApiErrorsMiddleware",  # outermost: every API error is JSON

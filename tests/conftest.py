@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,9 +13,11 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from integrations.models import AccountStatus
+from bench.worker import celery_worker_argv, short_run_worker_env
+from integrations.models import AccountStatus, CrmKind
 from tests.factories import (
     ROOT,
+    SandboxCrm,
     connect,
     flow_with_step,
     oauth_account,
@@ -82,6 +83,29 @@ def crm(live_server, sandbox_urls, settings):
 
 
 @pytest.fixture
+def keap_sandbox(crm):
+    """The Keap sandbox of the live server (every CRM endpoint pointed at the
+    sandboxes), free of faults before and after the test."""
+    box = SandboxCrm(crm, CrmKind.KEAP)
+    yield box
+    box.reset()
+
+
+@pytest.fixture
+def highlevel_sandbox(crm):
+    """The HighLevel sandbox, as `keap_sandbox`."""
+    box = SandboxCrm(crm, CrmKind.HIGHLEVEL)
+    yield box
+    box.reset()
+
+
+@pytest.fixture
+def keap_worker(keap_sandbox, celery_worker):
+    """The Keap sandbox and a real worker delivering to it."""
+    return keap_sandbox
+
+
+@pytest.fixture
 def keap(crm, admin_client):
     """A Keap OAuth account connected through the sandbox's consent page."""
     account = oauth_account(name="Keap OAuth")
@@ -134,11 +158,11 @@ def celery_worker(django_db_setup, django_db_blocker, live_server, tmp_path_fact
         **sandbox_endpoints(live_server.url),
         "DATABASE_URL": db_url,
         # Fast retries so retry paths finish within a test (6 attempts).
-        "DELIVERY_RETRY_SCHEDULE": "0.2s, 0.4s, 0.8s, 1s, 1s",
+        **short_run_worker_env(
+            retry_schedule="0.2s, 0.4s, 0.8s, 1s, 1s", read_timeout=2, lease_seconds=30
+        ),
         # The worker's rate-limiter keys: apart from any other run's.
         "RATELIMIT_KEY_PREFIX": settings.RATELIMIT_KEY_PREFIX,
-        "CRM_READ_TIMEOUT": "2",
-        "DELIVERY_LEASE_SECONDS": "30",
     }
     app.control.purge()
     env["EMAIL_BACKEND"] = "django.core.mail.backends.filebased.EmailBackend"
@@ -147,21 +171,9 @@ def celery_worker(django_db_setup, django_db_blocker, live_server, tmp_path_fact
     hostname = f"test-worker-{os.getpid()}@localhost"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "leadflow",
-                "worker",
-                "--loglevel=INFO",
-                "--concurrency=4",
-                "--pool=prefork",
-                "--without-mingle",
-                "--without-gossip",
-                f"--hostname={hostname}",
-                f"--queues={settings.CELERY_TASK_DEFAULT_QUEUE}",
-            ],
+            celery_worker_argv(
+                queue=settings.CELERY_TASK_DEFAULT_QUEUE, hostname=hostname, concurrency=4
+            ),
             cwd=ROOT,
             env=env,
             stdout=out,

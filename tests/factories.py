@@ -8,7 +8,9 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
@@ -173,6 +175,17 @@ def wait_until(predicate, *, timeout: float = 20.0, interval: float = 0.1):
     raise AssertionError(f"condition not met within {timeout}s")
 
 
+def replay_ended(replay_id: int, *, timeout: float = 60.0):
+    """The replay once it is no longer active (finished or cancelled)."""
+    from integrations.models import Replay
+
+    def ended():
+        replay = Replay.objects.get(pk=replay_id)
+        return None if replay.is_active else replay
+
+    return wait_until(ended, timeout=timeout, interval=0.2)
+
+
 # --- OAuth accounts and the sandbox CRMs' own endpoints ---------------------------------
 
 SANDBOX_PATH = {CrmKind.KEAP: "keap", CrmKind.HIGHLEVEL: "highlevel"}
@@ -213,6 +226,41 @@ def sandbox_fault(live_server, crm: str, **spec) -> None:
 
 def sandbox_stats(live_server, crm: str) -> dict:
     return requests.get(sandbox(live_server, crm, "_control/stats"), timeout=5).json()
+
+
+def sandbox_contacts(live_server, crm: str, email: str) -> list[dict]:
+    """The sandbox CRM's contacts with this email, as its control endpoint lists them."""
+    url = sandbox(live_server, crm, "_control/contacts")
+    return requests.get(url, params={"email": email}, timeout=5).json()["contacts"]
+
+
+@dataclass(frozen=True)
+class SandboxCrm:
+    """One sandbox CRM of a live server, through its control endpoints: the helpers
+    above, bound to it."""
+
+    server: Any  # pytest-django's live_server
+    crm: str
+
+    @property
+    def base(self) -> str:
+        return f"{self.server.url}/sandbox/{SANDBOX_PATH[self.crm]}"
+
+    def fault(self, **spec) -> None:
+        sandbox_fault(self.server, self.crm, **spec)
+
+    def reset(self) -> None:
+        self.fault(reset=True)
+
+    def stats(self) -> dict:
+        return sandbox_stats(self.server, self.crm)
+
+    def calls(self, kind: str = "api_calls") -> dict[str, int]:
+        """Calls received per route since the last reset (`xmlrpc_calls` for XML-RPC)."""
+        return self.stats()[kind]
+
+    def contacts(self, email: str) -> list[dict]:
+        return sandbox_contacts(self.server, self.crm, email)
 
 
 def keap_refresh_grants(live_server) -> int:

@@ -5,7 +5,10 @@ sequences, workflows, users... the mapping screens offer as pickers instead of b
 What to fetch, and how, is the CRM's own (`CrmSpec.fetch_catalogue`, in its spec module):
 the first call is the connection test proper; a list the server does not offer is put
 under "unavailable" instead of failing the test. The credential is the one delivery
-uses (`account_credentials`, picked by the account's auth type).
+uses (`account_credentials`, picked by the account's auth type), and so is the rate
+limit: every call of the fetch takes a slot of the account's quotas, as a delivery's
+calls do (`QuotaGate`), so a Test connection neither meets the CRM's spike arrest nor
+steals the slots live deliveries are counting on.
 """
 
 from __future__ import annotations
@@ -15,13 +18,18 @@ from typing import Any
 
 from django.utils import timezone
 
-from integrations.crm.base import CrmError
+from integrations.crm.base import CrmError, Throttled
 from integrations.crm.http import CrmSession
 from integrations.crm.registry import crm_label, crm_spec
+from integrations.delivery.ratelimit import QuotaGate, account_limit_key, account_quotas
 from integrations.models import Account, AccountStatus
 
 from .credentials import account_credentials
 from .tokens import TokenRefreshFailed, TokenRefreshRejected, account_call_with_refresh
+
+# A person is waiting on the answer, not a worker holding a delivery: a call of the
+# fetch may wait this long for its slot (a delivery's, RATELIMIT_MAX_WAIT_SECONDS).
+CATALOGUE_MAX_WAIT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -40,10 +48,17 @@ def account_connection_test(*, account_id: int) -> ConnectionCheck:
     if not account.is_usable:
         return ConnectionCheck(False, f"{label}: the account is not connected yet.")
     fetch = crm_spec(account.crm).fetch_catalogue
+    # The account's own limiter, as a delivery's (integrations.delivery.ratelimit.
+    # account_gate), with a person's patience.
+    gate = QuotaGate(
+        key=account_limit_key(account),
+        quotas=account_quotas(account),
+        max_wait=CATALOGUE_MAX_WAIT_SECONDS,
+    )
 
     def call(current: Account) -> dict[str, Any]:
         credentials = account_credentials(account=current)
-        http = CrmSession(secrets=(credentials.api_key, credentials.access_token))
+        http = CrmSession(secrets=(credentials.api_key, credentials.access_token), gate=gate)
         return fetch(credentials, http)
 
     try:
@@ -53,6 +68,9 @@ def account_connection_test(*, account_id: int) -> ConnectionCheck:
     except TokenRefreshFailed:
         message = f"{label}: the token endpoint is unavailable; try again later."
         return _failed(account_id, message)
+    except Throttled as wait:
+        seconds = max(1, round((wait.retry_at - timezone.now()).total_seconds()))
+        return ConnectionCheck(False, f"{label}: {wait.reason}; try again in about {seconds} s.")
     except CrmError as exc:
         shown = exc.status and str(exc.status) not in exc.reason
         status = f" (HTTP {exc.status})" if shown else ""

@@ -107,18 +107,26 @@ def counters_forget(*, delivery: Delivery) -> None:
     """Take a delivery's current outcome back out of its counter: call in the
     transaction that clears the outcome (a replay), before clearing it, so the
     outcome it gets next is not counted twice."""
-    counted = _counted(delivery)
-    if counted is None:
-        return
-    key = counted.key
-    rows = DailyCounter.objects.filter(
-        day=key.day, step_id=key.step_id, outcome=key.outcome, reason=key.reason
-    )
-    # A plain UPDATE: an upsert's INSERT half would trip the columns' >= 0 checks.
-    rows.filter(deliveries__gte=1).update(
-        **{name: F(name) - value for name, value in counted.tally.as_fields().items() if value}
-    )
-    rows.filter(deliveries=0).delete()
+    counters_forget_many(deliveries=[delivery])
+
+
+def counters_forget_many(*, deliveries: Iterable[Delivery]) -> None:
+    """`counters_forget` for many deliveries at once: one subtraction per counter key
+    (a replay releasing a batch of one step's failures touches one or two rows)."""
+    by_key: dict[CounterKey, Tally] = {}
+    for delivery in deliveries:
+        counted = _counted(delivery)
+        if counted is not None:
+            by_key.setdefault(counted.key, Tally()).add(counted.tally)
+    for key, tally in sorted(by_key.items()):  # a fixed order: no deadlock between ticks
+        rows = DailyCounter.objects.filter(
+            day=key.day, step_id=key.step_id, outcome=key.outcome, reason=key.reason
+        )
+        # A plain UPDATE: an upsert's INSERT half would trip the columns' >= 0 checks.
+        rows.filter(deliveries__gte=tally.deliveries).update(
+            **{name: F(name) - value for name, value in tally.as_fields().items() if value}
+        )
+        rows.filter(deliveries=0).delete()
 
 
 def _counted(delivery: Delivery) -> Counted | None:

@@ -2,16 +2,24 @@
 
 The account's rate counts CRM calls, and a delivery makes several (a look-up, the
 upsert, tags, a sequence...). Each account's pacing state holds a token bucket of
-calls, refilled at `REPLAY_RATE_SHARE` of the account's rate and holding at most one
-tick's worth (`REPLAY_TICK_SECONDS`) or one delivery, and the calls per delivery the
-replay has observed so far (a guess of 2 until a few have finished). In any
-one-second window a replay then starts at most share × (1 + tick) of the account's
-rate: with the defaults (0.8, 0.25 s) the account's rate itself, and most of the
-time 20 % of it is left for live leads.
+calls, refilled at `REPLAY_RATE_SHARE` of the account's rate, and the calls per
+delivery the replay has observed so far (a guess of 2 until a few have finished).
+
+The bucket holds what the time since the last tick earned, at least one tick's worth
+(`REPLAY_TICK_SECONDS`) and at most one second's. On time, ticks release share × (1 +
+tick) of the account's rate in any one-second window at the most: with the defaults
+(0.8, 0.25 s) the account's rate itself, and most of the time 20 % of it is left for
+live leads. A tick that comes late (a busy machine: the tick's own queries wait for a
+CPU) releases what its whole interval earned, so the replay keeps its average rate
+instead of losing the difference; the calls themselves never exceed the account's
+quotas, which every call takes a slot of (integrations.delivery.ratelimit).
 
 Live deliveries keep priority: when the account already has one second of its rate
-or more due or in flight (live leads queued, a retry storm), the tick releases
-nothing, so a replay never builds a queue in front of live leads.
+or more due and not yet taken by a worker (live leads queued, a retry storm, the
+replay's own backlog on a machine slower than the rate), the tick releases nothing,
+so a replay never builds a long queue; and its wake-ups are published behind live
+ones (integrations.replay.wake). Deliveries being worked are not counted: a worker
+has them already, and their number is bounded by the workers, not by the replay.
 """
 
 from __future__ import annotations
@@ -22,7 +30,6 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
 
 from integrations.delivery.ratelimit import account_quotas
 from integrations.models import Account, Delivery, DeliveryStatus
@@ -70,29 +77,38 @@ def account_rate(*, account: Account | None) -> float:
     return max(0.1, min(rates)) if rates else float(max(1, account.rate_limit_per_second or 1))
 
 
+# The longest interval a late tick is credited for: after a longer pause (a driving task
+# handed over, a worker restarted) the replay starts again with one second's worth.
+CATCH_UP_SECONDS = 1.0
+
+
 def pacing_refill(*, pacing: Pacing, rate: float, now: float) -> Pacing:
-    """Add the calls earned since the last refill at `rate` (the replay's share)."""
-    capacity = max(pacing.cost, rate * settings.REPLAY_TICK_SECONDS)
+    """Add the calls earned since the last refill at `rate` (the replay's share): the
+    bucket holds the last interval's earnings, at least a tick's, at most a second's."""
+    tick = settings.REPLAY_TICK_SECONDS
     if not pacing.at:
-        return replace(pacing, tokens=capacity, at=now)
-    return replace(
-        pacing, tokens=min(capacity, pacing.tokens + rate * max(0.0, now - pacing.at)), at=now
-    )
+        return replace(pacing, tokens=max(pacing.cost, rate * tick), at=now)
+    elapsed = max(0.0, now - pacing.at)
+    capacity = max(pacing.cost, rate * max(tick, min(elapsed, CATCH_UP_SECONDS)))
+    return replace(pacing, tokens=min(capacity, pacing.tokens + rate * elapsed), at=now)
 
 
 def outstanding(*, account_id: int | None, now: datetime, limit: int) -> int:
-    """The account's deliveries due now or in flight (live and replayed), up to `limit`."""
-    busy = Q(status=DeliveryStatus.PENDING, next_attempt_at__lte=now) | Q(
-        status=DeliveryStatus.IN_PROGRESS
+    """The account's deliveries due now and waiting for a worker (live and replayed),
+    up to `limit`."""
+    due = Delivery.objects.filter(
+        status=DeliveryStatus.PENDING,
+        next_attempt_at__lte=now,
+        step__account_id=account_id,  # type: ignore[misc]
     )
-    return Delivery.objects.filter(busy, step__account_id=account_id)[:limit].count()  # type: ignore[misc]
+    return due[:limit].count()
 
 
 def release_allowance(
     *, pacing: Pacing, account_id: int | None, account_rate: float, now: datetime
 ) -> int:
     """How many deliveries to release now: what the bucket holds, less the account's
-    backlog beyond one second of its rate."""
+    queue beyond one second of its rate."""
     whole = math.floor(pacing.tokens / pacing.cost + 1e-9)
     if whole <= 0:
         return 0

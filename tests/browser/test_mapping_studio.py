@@ -17,7 +17,7 @@ import requests
 from integrations.accounts.catalogue import account_connection_test
 from integrations.models import Account, Flow, Recipient, TagRule
 from tests.browser.test_connect_in_browser import log_in
-from tests.factories import flow_with_step, keap_account, keap_catalogue, sandbox_fault
+from tests.factories import flow_with_step, keap_account, keap_catalogue
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -158,9 +158,6 @@ def test_an_exported_flow_imports_against_another_catalogue(live_server, page, s
 def test_a_kept_owner_is_not_overwritten_on_an_existing_contact(crm, page, shots, settings):
     # Needs the recipients to honour StepPlan.preserve_fields (helper "ops").
     account = keap_account(name="Sandbox Keap")
-    # The catalogue fetch's burst of calls may meet Keap's 10/s spike arrest; this test
-    # is about kept fields, so the sandbox's spike limit is lifted for it.
-    sandbox_fault(crm, "keap", rate_limits={"api_key": {"spike": 1000}})
     assert account_connection_test(account_id=account.pk).ok
     _, step, _ = flow_with_step(account=account, recipient=Recipient.KEAP_REST)
     existing = requests.post(

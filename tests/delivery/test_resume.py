@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-import requests
 from django.utils import timezone
 
 from integrations.delivery.engine import delivery_attempt
@@ -26,38 +25,6 @@ DEMO_KEAP_REST = {
     "tags": [100, 101],
     "campaigns": [{"kind": "keap_sequence", "item_id": "45", "sequence_id": "1"}],
 }
-
-
-class Sandbox:
-    def __init__(self, url: str, crm: str):
-        self.base = f"{url}/sandbox/{crm}"
-        self.crm = crm
-        self.fault(reset=True)
-
-    def fault(self, **spec) -> None:
-        requests.post(f"{self.base}/_control/faults", json=spec, timeout=5).raise_for_status()
-
-    def calls(self) -> dict[str, int]:
-        stats = requests.get(f"{self.base}/_control/stats", timeout=5).json()
-        return stats["api_calls"]
-
-    def contacts(self, email: str) -> list[dict]:
-        url = f"{self.base}/_control/contacts"
-        return requests.get(url, params={"email": email}, timeout=5).json()["contacts"]
-
-
-@pytest.fixture
-def keap(live_server, sandbox_urls):
-    box = Sandbox(live_server.url, "keap")
-    yield box
-    box.fault(reset=True)
-
-
-@pytest.fixture
-def highlevel(live_server, sandbox_urls):
-    box = Sandbox(live_server.url, "highlevel")
-    yield box
-    box.fault(reset=True)
 
 
 def attempt_until_done(delivery: Delivery, *, tries: int = 5) -> Delivery:
@@ -75,25 +42,25 @@ def new_delivery(flow, fields=LEAD) -> Delivery:
     return accept_lead(flow, fields, enqueue=False).deliveries.get()
 
 
-def test_a_retry_after_a_failed_tags_call_makes_no_call_twice(keap):
+def test_a_retry_after_a_failed_tags_call_makes_no_call_twice(keap_sandbox):
     flow, _, _ = flow_with_step(**DEMO_KEAP_REST)
-    keap.fault(status=503, path="tags", method="POST")
+    keap_sandbox.fault(status=503, path="tags", method="POST")
     delivery = attempt_until_done(new_delivery(flow))
 
     assert (delivery.outcome, delivery.attempt_count) == ("success", 2)
-    assert keap.calls() == {
+    assert keap_sandbox.calls() == {
         "PUT crm/rest/v1/contacts": 1,
         "POST crm/rest/v1/notes": 1,
         "POST crm/rest/v1/contacts/{contact_id}/tags": 2,  # the 503, then the retry
         "POST crm/rest/v1/campaigns/{campaign_id}/sequences/{sequence_id}/contacts/{contact_id}": 1,
     }
-    [contact] = keap.contacts("ann@example.com")
+    [contact] = keap_sandbox.contacts("ann@example.com")
     assert str(contact["id"]) == delivery.contact_id
     assert sorted(contact["tag_ids"]) == [100, 101]
     assert len(contact["note_records"]) == 1
 
 
-def test_the_demo_keap_rest_lead_costs_one_call_per_operation_and_no_lookup(keap):
+def test_the_demo_keap_rest_lead_costs_one_call_per_operation_and_no_lookup(keap_sandbox):
     flow, _, _ = flow_with_step(**DEMO_KEAP_REST)
     first = attempt_until_done(new_delivery(flow))
     # Keap's timestamps are to the second: a contact matched a moment after it was
@@ -102,105 +69,104 @@ def test_the_demo_keap_rest_lead_costs_one_call_per_operation_and_no_lookup(keap
     again = attempt_until_done(new_delivery(flow))
     assert (first.duplicate, again.duplicate) == (False, True)  # told by PUT's timestamps
     assert first.contact_id == again.contact_id
-    calls = keap.calls()
+    calls = keap_sandbox.calls()
     assert "GET crm/rest/v1/contacts" not in calls
     assert sum(calls.values()) == 2 * 4
 
 
-def test_a_follow_up_that_fails_keeps_the_contact_and_names_the_part(keap):
+def test_a_follow_up_that_fails_keeps_the_contact_and_names_the_part(keap_sandbox):
     flow, _, _ = flow_with_step(tags=[100, 99999])
     delivery = attempt_until_done(new_delivery(flow))
-    [contact] = keap.contacts("ann@example.com")
+    [contact] = keap_sandbox.contacts("ann@example.com")
     assert (delivery.outcome, delivery.reason) == ("failure", "tags: tag id not found")
     assert (delivery.contact_id, delivery.duplicate) == (str(contact["id"]), False)
 
 
-def test_a_note_that_is_not_found_is_named_and_the_contact_kept(keap):
+def test_a_note_that_is_not_found_is_named_and_the_contact_kept(keap_sandbox):
     flow, _, _ = flow_with_step()
-    keap.fault(status=404, path="notes")
+    keap_sandbox.fault(status=404, path="notes")
     delivery = attempt_until_done(new_delivery(flow))
-    [contact] = keap.contacts("ann@example.com")
+    [contact] = keap_sandbox.contacts("ann@example.com")
     assert (delivery.outcome, delivery.reason) == ("failure", "note: not found")
     assert delivery.contact_id == str(contact["id"])
 
 
-def test_exhausted_retries_keep_the_contact_and_the_part_that_failed(keap):
+def test_exhausted_retries_keep_the_contact_and_the_part_that_failed(keap_sandbox):
     flow, _, _ = flow_with_step(tags=[100], retry_schedule="0.1s")  # two attempts
-    keap.fault(status=503, path="tags", count=5)
+    keap_sandbox.fault(status=503, path="tags", count=5)
     delivery = attempt_until_done(new_delivery(flow))
     assert (delivery.outcome, delivery.reason) == ("error", "tags: CRM server error (503)")
     assert delivery.contact_id and delivery.duplicate is False
-    assert keap.calls()["PUT crm/rest/v1/contacts"] == 1
+    assert keap_sandbox.calls()["PUT crm/rest/v1/contacts"] == 1
 
 
-def test_a_note_that_may_have_been_added_is_looked_up_not_added_twice(keap):
+def test_a_note_that_may_have_been_added_is_looked_up_not_added_twice(keap_sandbox):
     flow, _, _ = flow_with_step()
-    keap.fault(status=503, path="notes", method="POST", created=True)
+    keap_sandbox.fault(status=503, path="notes", method="POST", created=True)
     delivery = attempt_until_done(new_delivery(flow))
-    [contact] = keap.contacts("ann@example.com")
+    [contact] = keap_sandbox.contacts("ann@example.com")
     assert delivery.outcome == "success"
     assert len(contact["note_records"]) == 1
-    assert keap.calls()["GET crm/rest/v1/notes"] == 1
+    assert keap_sandbox.calls()["GET crm/rest/v1/notes"] == 1
 
 
 @pytest.mark.parametrize("fault", [{"status": 503}, {"malformed": True}, {"drop": True}])
-def test_a_keap_rest_create_answered_badly_is_adopted_on_retry(keap, fault):
+def test_a_keap_rest_create_answered_badly_is_adopted_on_retry(keap_sandbox, fault):
     flow, _, _ = flow_with_step(action="create")
-    keap.fault(created=True, path="contacts", method="POST", **fault)
+    keap_sandbox.fault(created=True, path="contacts", method="POST", **fault)
     delivery = attempt_until_done(new_delivery(flow))
-    [contact] = keap.contacts("ann@example.com")
+    [contact] = keap_sandbox.contacts("ann@example.com")
     assert (delivery.outcome, delivery.contact_id) == ("success", str(contact["id"]))
 
 
-def test_a_plain_create_pays_for_no_lookup_when_nothing_may_have_been_sent(keap):
+def test_a_plain_create_pays_for_no_lookup_when_nothing_may_have_been_sent(keap_sandbox):
     flow, _, _ = flow_with_step(action="create")
-    keap.fault(status=429, path="contacts", method="POST")  # a gateway no: not processed
+    keap_sandbox.fault(status=429, path="contacts", method="POST")  # a gateway no: not processed
     delivery = attempt_until_done(new_delivery(flow), tries=1)
     # The create was marked as sent before the call, and unmarked by the 429: the
     # retry (after the account's pause) will not look the contact up first.
     assert delivery.progress == {"done": {}, "sent": []}
-    assert "GET crm/rest/v1/contacts" not in keap.calls()
+    assert "GET crm/rest/v1/contacts" not in keap_sandbox.calls()
 
 
-def test_an_xmlrpc_add_answered_by_a_timeout_is_adopted_on_retry(keap, settings):
+def test_an_xmlrpc_add_answered_by_a_timeout_is_adopted_on_retry(keap_sandbox, settings):
     settings.CRM_READ_TIMEOUT = 0.5
     flow, _, _ = flow_with_step(recipient="keap_xmlrpc", action="create", tags=[100])
-    keap.fault(created=True, latency_ms=1500, path="ContactService.add")
+    keap_sandbox.fault(created=True, latency_ms=1500, path="ContactService.add")
     delivery = attempt_until_done(new_delivery(flow))
-    [contact] = keap.contacts("ann@example.com")
+    [contact] = keap_sandbox.contacts("ann@example.com")
     assert (delivery.outcome, delivery.contact_id) == ("success", str(contact["id"]))
 
 
-def test_an_xmlrpc_retry_saves_the_contact_once_and_resumes_at_the_tags(keap):
+def test_an_xmlrpc_retry_saves_the_contact_once_and_resumes_at_the_tags(keap_sandbox):
     flow, _, _ = flow_with_step(recipient="keap_xmlrpc", tags=[100, 101])
-    keap.fault(status=503, path="addToGroup")
+    keap_sandbox.fault(status=503, path="addToGroup")
     first = attempt_until_done(new_delivery(flow), tries=1)
     assert first.status == DeliveryStatus.PENDING and first.reason == "tags: CRM server error"
-    assert xmlrpc_calls(keap) == {  # the faulted addToGroup never reached ContactService
+    # The faulted addToGroup never reached ContactService.
+    assert keap_sandbox.calls("xmlrpc_calls") == {
         "ContactService.findByEmail": 1,
         "ContactService.addWithDupCheck": 1,
     }
-    keap.fault(reset=True)  # zeroes the counters
+    keap_sandbox.fault(reset=True)  # zeroes the counters
     delivery = attempt_until_done(first)
     assert delivery.outcome == "success"
-    assert xmlrpc_calls(keap) == {"ContactService.addToGroup": 2}
-    [contact] = keap.contacts("ann@example.com")
+    assert keap_sandbox.calls("xmlrpc_calls") == {"ContactService.addToGroup": 2}
+    [contact] = keap_sandbox.contacts("ann@example.com")
     assert sorted(contact["tag_ids"]) == [100, 101]
 
 
-def xmlrpc_calls(keap: Sandbox) -> dict[str, int]:
-    return requests.get(f"{keap.base}/_control/stats", timeout=5).json()["xmlrpc_calls"]
-
-
 @pytest.mark.parametrize("fault", [{"status": 422}, {"status": 503}, {"latency_ms": 1500}])
-def test_a_highlevel_create_that_still_made_the_contact_is_adopted(highlevel, settings, fault):
+def test_a_highlevel_create_that_still_made_the_contact_is_adopted(
+    highlevel_sandbox, settings, fault
+):
     settings.CRM_READ_TIMEOUT = 0.5
     flow, _, _ = flow_with_step(
         account=highlevel_account(), recipient="highlevel", action="create", tags=["vip"]
     )
-    highlevel.fault(created=True, path="contacts", method="POST", **fault)
+    highlevel_sandbox.fault(created=True, path="contacts", method="POST", **fault)
     delivery = attempt_until_done(new_delivery(flow))
-    contacts = highlevel.contacts("ann@example.com")
+    contacts = highlevel_sandbox.contacts("ann@example.com")
     assert len(contacts) == 1
     if fault.get("status") == 422:  # a validation answer is final: no retry to adopt it
         assert delivery.outcome == "failure"

@@ -5,7 +5,6 @@ that said so); the replay itself goes through the outbox, the worker and the san
 """
 
 import pytest
-import requests
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
@@ -25,10 +24,9 @@ from tests.factories import (
     failed_delivery,
     flow_with_step,
     keap_account,
+    replay_ended,
     staff_in_role,
 )
-
-from .conftest import replay_ended
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -43,12 +41,7 @@ def lead(n: int, **extra) -> dict:
     return {"first_name": "Rita", "last_name": f"Play{n}", "email": f"rita{n}@example.com", **extra}
 
 
-def sandbox_contacts(server, email: str) -> list[dict]:
-    url = f"{server.url}/sandbox/keap/_control/contacts"
-    return requests.get(url, params={"email": email}, timeout=5).json()["contacts"]
-
-
-def test_replay_one_delivery_keeps_the_failed_run_and_links_the_new_attempts(sandbox, support):
+def test_replay_one_delivery_keeps_the_failed_run_and_links_the_new_attempts(keap_worker, support):
     flow, step, _ = flow_with_step()
     delivery = failed_delivery(flow, lead(1))
     old_attempt = delivery.attempts.get()
@@ -71,10 +64,10 @@ def test_replay_one_delivery_keeps_the_failed_run_and_links_the_new_attempts(san
     # History is never overwritten: the failed attempt is still there, unchanged.
     old_attempt.refresh_from_db()
     assert old_attempt.status_code == 400 and "rita1@example.com" in old_attempt.request_body
-    assert sandbox_contacts(sandbox, "rita1@example.com")
+    assert keap_worker.contacts("rita1@example.com")
 
 
-def test_replay_the_selected_deliveries_from_the_list_action(sandbox, support):
+def test_replay_the_selected_deliveries_from_the_list_action(keap_worker, support):
     flow, _, _ = flow_with_step()
     chosen = [failed_delivery(flow, lead(n)) for n in range(3)]
     left_alone = failed_delivery(flow, lead(9))
@@ -98,7 +91,7 @@ def test_replay_the_selected_deliveries_from_the_list_action(sandbox, support):
     assert left_alone.outcome == "failure" and left_alone.attempts.count() == 1
 
 
-def test_replay_every_failure_matching_the_lists_filters(sandbox, support):
+def test_replay_every_failure_matching_the_lists_filters(keap_worker, support):
     flow, step, _ = flow_with_step()
     other_flow, other_step, _ = flow_with_step(flow_name="Other flow")
     matching = [failed_delivery(flow, lead(n), reason="duplicate email rejected") for n in range(3)]
@@ -126,7 +119,7 @@ def test_replay_every_failure_matching_the_lists_filters(sandbox, support):
         assert d.attempts.count() == 1 and d.attempt_count == before
 
 
-def test_edit_then_replay_keeps_the_payload_and_records_a_revision(sandbox, support):
+def test_edit_then_replay_keeps_the_payload_and_records_a_revision(keap_worker, support):
     flow, _, _ = flow_with_step()
     delivery = failed_delivery(flow, lead(1, email="rita1@example"))  # a broken address
     payload = dict(delivery.lead.payload)
@@ -149,7 +142,7 @@ def test_edit_then_replay_keeps_the_payload_and_records_a_revision(sandbox, supp
     item = ReplayItem.objects.get()
     new = Attempt.objects.filter(pk__in=[a.id for a in item_new_attempts(item=item)])
     assert any("rita1@example.com" in a.request_body for a in new)
-    assert sandbox_contacts(sandbox, "rita1@example.com")
+    assert keap_worker.contacts("rita1@example.com")
 
 
 def two_step_flow():
@@ -176,7 +169,7 @@ def second_delivery(first: Delivery, step: Step, *, outcome: str) -> Delivery:
     return delivery
 
 
-def test_a_step_that_succeeded_is_not_re_run(sandbox, support):
+def test_a_step_that_succeeded_is_not_re_run(keap_worker, support):
     flow, first, second = two_step_flow()
     done = failed_delivery(flow, lead(1), outcome="success")
     failed = second_delivery(done, second, outcome="failure")
@@ -190,7 +183,7 @@ def test_a_step_that_succeeded_is_not_re_run(sandbox, support):
     assert done.attempts.count() == 1 and done.attempt_count == 1  # not sent again
 
 
-def test_replaying_a_step_re_runs_the_failed_steps_after_it_in_order(sandbox, support):
+def test_replaying_a_step_re_runs_the_failed_steps_after_it_in_order(keap_worker, support):
     flow, first, second = two_step_flow()
     head = failed_delivery(flow, lead(1))
     tail = second_delivery(head, second, outcome="failure")
@@ -208,7 +201,7 @@ def test_replaying_a_step_re_runs_the_failed_steps_after_it_in_order(sandbox, su
     assert min(a.id for a in item_new_attempts(item=follow_up)) > max(a.id for a in first_new)
 
 
-def test_replaying_a_success_asks_for_confirmation(sandbox, support):
+def test_replaying_a_success_asks_for_confirmation(keap_worker, support):
     flow, _, _ = flow_with_step()
     done = failed_delivery(flow, lead(1), outcome="success")
     url = reverse("admin:delivery_replay", args=[done.pk])
@@ -227,7 +220,7 @@ def test_replaying_a_success_asks_for_confirmation(sandbox, support):
     assert done.attempts.count() > 1
 
 
-def test_selected_successes_are_left_out_unless_confirmed(sandbox, support):
+def test_selected_successes_are_left_out_unless_confirmed(keap_worker, support):
     flow, _, _ = flow_with_step()
     failed = failed_delivery(flow, lead(1))
     done = failed_delivery(flow, lead(2), outcome="success")
@@ -254,7 +247,7 @@ def busiest_second(times: list[float]) -> int:
     return max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
 
 
-def test_bulk_replay_never_goes_above_the_accounts_rate(sandbox, support):
+def test_bulk_replay_never_goes_above_the_accounts_rate(keap_worker, support):
     """The account's rate counts CRM calls (a delivery makes one or more); the replay
     keeps every one-second window within it, releasing at 80 % of it on average."""
     account = keap_account(rate_limit_per_second=10, rate_limit_per_minute=600)
@@ -275,7 +268,7 @@ def test_bulk_replay_never_goes_above_the_accounts_rate(sandbox, support):
     assert calls[-1] - calls[0] >= (len(calls) - 4) / 8.0 - 0.5
 
 
-def test_cancel_stops_what_has_not_started(sandbox, support):
+def test_cancel_stops_what_has_not_started(keap_worker, support):
     account = keap_account(rate_limit_per_second=1)
     flow, step, _ = flow_with_step(account=account)
     deliveries = [failed_delivery(flow, lead(n)) for n in range(12)]
@@ -300,7 +293,7 @@ def test_cancel_stops_what_has_not_started(sandbox, support):
     assert b"replay-summary" in progress.content and b"cancelled" in progress.content
 
 
-def test_a_replay_resumes_at_the_failed_part_and_creates_no_second_contact(sandbox, support):
+def test_a_replay_resumes_at_the_failed_part_and_creates_no_second_contact(keap_worker, support):
     from integrations.delivery.engine import delivery_attempt
     from integrations.models import DailyCounter, TagRule
 
@@ -311,7 +304,7 @@ def test_a_replay_resumes_at_the_failed_part_and_creates_no_second_contact(sandb
     assert (delivery.outcome, delivery.reason) == ("failure", "tags: tag id not found")
     contact_id = delivery.contact_id
     TagRule.objects.filter(step=step).update(tag_id="100")  # the marketer fixes the tag
-    before = requests.get(f"{sandbox.url}/sandbox/keap/_control/stats", timeout=5).json()
+    before = keap_worker.stats()
 
     support.post(reverse("admin:delivery_replay", args=[delivery.pk]), {"confirm": "1"})
 
@@ -319,8 +312,8 @@ def test_a_replay_resumes_at_the_failed_part_and_creates_no_second_contact(sandb
     assert replay.outcomes == {"success": 1}
     delivery.refresh_from_db()
     assert (delivery.outcome, delivery.contact_id) == ("success", contact_id)
-    assert len(sandbox_contacts(sandbox, "rita7@example.com")) == 1
-    after = requests.get(f"{sandbox.url}/sandbox/keap/_control/stats", timeout=5).json()
+    assert len(keap_worker.contacts("rita7@example.com")) == 1
+    after = keap_worker.stats()
     made = {
         call: n - before["api_calls"].get(call, 0)
         for call, n in after["api_calls"].items()
