@@ -191,7 +191,8 @@ def start_procfile(env: dict[str, str], var_dir: Path, port: int) -> list[subpro
         with open(var_dir / f"{name.strip()}.log", "ab") as out:
             procs.append(
                 subprocess.Popen(
-                    ["/bin/sh", "-c", command],
+                    # exec: the process to stop and wait for is the command itself.
+                    ["/bin/sh", "-c", f"exec {command}"],
                     cwd=ROOT,
                     env=env,
                     stdout=out,
