@@ -6,8 +6,8 @@ bound, on PostgreSQL + Redis and in the embedded setup of `make run`.
     delivery_overhead_ms          engine time per delivery excluding HTTP (in-process:
                                   claim, load, map, limiter, record, next step); <= 5 ms
     embedded_deliveries_per_s     SQLite + the filesystem broker, started as `make run`
-                                  starts them (runserver, a worker of 2, beat): 300 leads
-                                  posted at once to the HighLevel demo flow; >= 20
+                                  starts them (the Procfile: runserver, the worker, beat):
+                                  300 leads posted at once to the HighLevel demo flow; >= 20
     sweeper_resends               deliveries the sweeper woke again in that run (0: no
                                   wake-up was lost, none was sent twice)
 """
@@ -28,7 +28,7 @@ import requests
 
 from bench import Failed
 from bench.backends import mask, require_backends
-from bench.server import BIN, ROOT, free_port, run_python
+from bench.server import ROOT, free_port, run_python
 from bench.stack import (
     bench_database_url,
     post_leads,
@@ -176,33 +176,23 @@ def embedded_stack() -> dict[str, float]:
 
 
 def start_procfile(env: dict[str, str], var_dir: Path, port: int) -> list[subprocess.Popen]:
-    """The Procfile's three processes, as `make run` starts them."""
-    commands = {
-        "web": [str(BIN / "python"), "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-        "worker": [
-            str(BIN / "celery"),
-            "-A",
-            "leadflow",
-            "worker",
-            "--loglevel=INFO",
-            "--concurrency=2",
-            "--queues=leadflow",
-        ],
-        "beat": [
-            str(BIN / "celery"),
-            "-A",
-            "leadflow",
-            "beat",
-            "--loglevel=INFO",
-            f"--schedule={var_dir / 'celerybeat-schedule'}",
-        ],
-    }
+    """The Procfile's processes, started as `make run` (honcho) starts them: each line's
+    command through the shell, from the project root, with LEADFLOW_PORT set. Only
+    beat's schedule file moves into the run's own folder."""
+    env = {**env, "LEADFLOW_PORT": str(port)}
     procs = []
-    for name, command in commands.items():
-        with open(var_dir / f"{name}.log", "ab") as out:
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, sep, command = line.partition(":")
+        if not sep or not name.strip() or name.lstrip().startswith("#"):
+            continue
+        command = command.strip().replace(
+            "--schedule=var/celerybeat-schedule", f"--schedule={var_dir / 'celerybeat-schedule'}"
+        )
+        with open(var_dir / f"{name.strip()}.log", "ab") as out:
             procs.append(
                 subprocess.Popen(
-                    command,
+                    # exec: the process to stop and wait for is the command itself.
+                    ["/bin/sh", "-c", f"exec {command}"],
                     cwd=ROOT,
                     env=env,
                     stdout=out,

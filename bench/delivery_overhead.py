@@ -4,11 +4,14 @@ bench started (the sandbox CRMs).
 
 Stores COUNT leads of the flow without waking any worker, then works each delivery in
 this process with `delivery_attempt`, timing the whole call and, separately, the time
-spent inside HTTP requests (requests' `Session.send`). Prints one JSON line.
+spent inside HTTP requests (requests' `Session.send`), and counting the SQL statements
+each delivery runs and the CPU time it takes. Prints one JSON line. `--profile FILE`
+also writes a cProfile of the measured deliveries to FILE (`python -m pstats FILE`).
 """
 
 from __future__ import annotations
 
+import cProfile
 import json
 import os
 import sys
@@ -23,6 +26,7 @@ def main() -> None:
     from unittest import mock
 
     import requests
+    from django.db import connection
 
     from bench.stack import lead
     from integrations.delivery.engine import delivery_attempt
@@ -32,6 +36,7 @@ def main() -> None:
     from integrations.secrets import digest
 
     flow_id, count = int(sys.argv[1]), int(sys.argv[2])
+    profile_to = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--profile" else ""
     source = Source.objects.get(flow_id=flow_id, key_digest=digest(os.environ["DEMO_API_KEY"]))
     target = target_for_source(source)
     prefix = f"overhead-{time.time_ns()}"
@@ -60,12 +65,29 @@ def main() -> None:
 
     requests.Session.send = timed_send
     delivery_attempt(delivery_id=ids[0])  # warm-up: connections, caches
-    in_http, total = 0.0, 0.0
-    with mock.patch("integrations.delivery.enqueue.transaction.on_commit"):  # next steps
+    in_http, total, statements, cpu = 0.0, 0.0, 0, 0.0
+
+    def counted(execute, sql, params, many, context):
+        nonlocal statements
+        statements += 1
+        return execute(sql, params, many, context)
+
+    profiler = cProfile.Profile() if profile_to else None
+    with (
+        mock.patch("integrations.delivery.enqueue.transaction.on_commit"),  # next steps
+        connection.execute_wrapper(counted),
+    ):
         for delivery_id in ids[1:]:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
+            if profiler is not None:
+                profiler.enable()
             delivery_attempt(delivery_id=delivery_id)
+            if profiler is not None:
+                profiler.disable()
             total += time.perf_counter() - started
+            cpu += time.process_time() - cpu_started
+    if profiler is not None:
+        profiler.dump_stats(profile_to)
     done = Delivery.objects.filter(pk__in=ids[1:], outcome="success").count()
     measured = len(ids) - 1
     print(
@@ -76,6 +98,10 @@ def main() -> None:
                 "total_ms": total * 1000 / measured,
                 "http_ms": in_http * 1000 / measured,
                 "overhead_ms": (total - in_http) * 1000 / measured,
+                "queries": statements / measured,
+                # This process's CPU time per delivery, HTTP included: the part of the
+                # overhead that does not grow with the machine's load.
+                "cpu_ms": cpu * 1000 / measured,
             }
         )
     )

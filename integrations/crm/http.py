@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 
 from .base import CallGate, CrmError
 
@@ -67,6 +68,20 @@ def shared_session() -> requests.Session:
         )
         _local.session = session
     return session
+
+
+def _prepare(
+    session: requests.Session, method: str, url: str, kwargs: dict[str, Any]
+) -> requests.PreparedRequest:
+    """Session.prepare_request without the session's cookie jar: the session is shared
+    by every account of every CRM, so no CRM call should carry cookies another call
+    was given, and merging the jar is most of prepare_request's cost (~0.2 ms a call).
+    The session's headers are merged as requests merges them (the request's win)."""
+    headers = CaseInsensitiveDict(session.headers)
+    headers.update(kwargs.pop("headers", None) or {})
+    prepared = requests.PreparedRequest()
+    prepared.prepare(method=method, url=url, headers=headers, **kwargs)
+    return prepared
 
 
 def redact_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -161,7 +176,7 @@ class CrmSession:
         if self.gate is not None:
             self.gate.before_call()
         session = shared_session()
-        prepared = session.prepare_request(requests.Request(method, url, **kwargs))
+        prepared = _prepare(session, method, url, kwargs)
         record = CallRecord(
             method=method.upper(),
             url=self._scrub(redact_url(prepared.url or url)),

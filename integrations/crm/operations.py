@@ -3,10 +3,13 @@
 A recipient runs each CRM operation of a delivery (find or save the contact, the
 company, the note, the tags, each sequence or workflow) through `Operations.run`,
 under a key that names it. The result of each completed operation is handed to
-`save` at once, and the engine persists it on the delivery, outside any transaction,
-before the next network call. A retry (or another worker after a crash) starts from
-that record: completed operations are not called again, so no successful call is made
-twice, and the contact found or created by an earlier try is kept.
+`save` before the next network call (together with the next operation's sent mark,
+when it needs one), and the engine persists it on the delivery, outside any
+transaction. The results of the last operations, which no further call follows, are
+left `unsaved` for the caller to persist with the delivery's outcome (one write
+instead of two). A retry (or another worker after a crash) starts from that record:
+completed operations are not called again, so no successful call is made twice, and
+the contact found or created by an earlier try is kept.
 
 Operations that must not be repeated blindly (a plain create, a note) are marked as
 *sent* before their call and the mark is saved too. A later try then knows that the
@@ -47,9 +50,11 @@ class Operations:
     """The completed operations of one delivery (see the module docstring).
 
     `state` is what an earlier try saved (`{"done": {key: result}, "sent": [key]}`);
-    `save(state)` persists the new state after every change (it may raise CrmError to
-    stop the delivery, e.g. when the worker lost its lease). `assume_sent` makes every
-    operation look possibly sent: for callers that keep no record between tries.
+    `save(state)` persists the state before every call that follows a change (it may
+    raise CrmError to stop the delivery, e.g. when the worker lost its lease); what
+    changed after the last call is `unsaved`, for the caller to persist with the
+    outcome. `assume_sent` makes every operation look possibly sent: for callers that
+    keep no record between tries.
     """
 
     def __init__(
@@ -66,11 +71,18 @@ class Operations:
         self._sent: list[str] = [str(k) for k in sent] if isinstance(sent, list) else []
         self._save = save
         self._assume_sent = assume_sent
+        self._unsaved = False
         self.calls_skipped = 0  # operations an earlier try completed (for tests and benches)
 
     @property
     def state(self) -> dict[str, Any]:
         return {"done": dict(self._done), "sent": list(self._sent)}
+
+    @property
+    def unsaved(self) -> bool:
+        """Whether `state` holds results not handed to `save` yet (those of the last
+        operations: the caller persists them with the delivery's outcome)."""
+        return self._unsaved
 
     def is_done(self, key: str) -> bool:
         return key in self._done
@@ -127,6 +139,8 @@ class Operations:
         if not repeatable and key not in self._sent:
             self._sent.append(key)
             self._persist()
+        elif self._unsaved:
+            self._persist()  # the earlier results, before this call may go out
         try:
             return call(may_have_been_sent)
         except CrmError as exc:
@@ -143,14 +157,16 @@ class Operations:
             raise
 
     def _complete(self, key: str, result: Any) -> None:
+        # Saved before the next call (see _call), or by the caller with the outcome.
         self._done[key] = result
         if key in self._sent:
             self._sent.remove(key)
-        self._persist()
+        self._unsaved = True
 
     def _persist(self) -> None:
         if self._save is not None:
             self._save(self.state)
+        self._unsaved = False
 
     def _name(self, exc: CrmError, part: str) -> None:
         """Put the failing part in the error's reason, and attach the contact."""

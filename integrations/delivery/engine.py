@@ -4,6 +4,14 @@
 No network call happens inside a database transaction: the claim commits first, the
 CRM calls run in autocommit mode, and the outcome is recorded in one short
 transaction afterwards.
+
+The path is short in statements, because each one costs more in Python than in the
+database: the claim (one UPDATE), the delivery with everything it reads (one SELECT,
+integrations.delivery.load), the step's configuration rows (one SELECT; the StepConfig
+itself is cached per process, see integrations.mapping.selectors), a progress UPDATE
+before each CRM call that follows a change, and the outcome: the delivery's UPDATE
+(with the last progress and the step's version), its attempts' INSERT, the counter's
+upsert and the lead's next step or end, in one transaction.
 """
 
 from __future__ import annotations
@@ -32,15 +40,16 @@ from integrations.models import (
     DeliveryStatus,
     Outcome,
 )
-from integrations.studio.versions import step_version_record
 
 from .autopause import autopause_hold_reason, autopause_note
 from .claim import delivery_claim, new_lease_owner
 from .enqueue import delivery_enqueue_on_commit, wake_up_time
 from .flow import flow_advance, flow_gate
-from .progress import delivery_operations
+from .load import Loaded, delivery_load
+from .progress import delivery_operations, lease_held
 from .ratelimit import account_gate
 from .retry import may_retry, next_attempt_at, retry_delay_seconds, retry_schedule
+from .rows import rows_insert, rows_update
 
 log = logging.getLogger(__name__)
 
@@ -57,27 +66,41 @@ class Verdict:
     throttled_until: datetime | None = None
 
 
+@dataclass
+class _Attempt:
+    """One attempt's state between its steps."""
+
+    loaded: Loaded
+    owner: str
+    http: CrmSession
+    operations: Operations | None = None
+    mapped: bool = False  # the lead was mapped: the step's version is recorded
+
+    @property
+    def delivery(self) -> Delivery:
+        return self.loaded.delivery
+
+
 def delivery_attempt(*, delivery_id: int) -> Delivery | None:
     """Claim, call the CRM, record the outcome. Safe to call twice: a second caller
     finds the delivery claimed or done and returns without calling the CRM."""
     owner = new_lease_owner()
     if not delivery_claim(delivery_id=delivery_id, owner=owner):
         return None
-    delivery = Delivery.objects.select_related("lead", "step", "step__account").get(pk=delivery_id)
-    http = CrmSession(secrets=_secrets_of(delivery), gate=_gate_of(delivery))
+    loaded = delivery_load(delivery_id=delivery_id)
+    if loaded is None:  # deleted since the claim (its lead was purged)
+        return None
+    delivery = loaded.delivery
+    work = _Attempt(
+        loaded, owner, CrmSession(secrets=_secrets_of(delivery), gate=_gate_of(delivery))
+    )
     held = autopause_hold_reason(delivery.step)
-    verdict = (
-        Verdict(hold=True, reason=held)
-        if held
-        else _run(delivery, http, delivery_operations(delivery=delivery, owner=owner))
-    )
-    _record(
-        delivery,
-        owner=owner,
-        verdict=verdict,
-        calls=http.calls,
-        response_ms=http.total_ms if http.calls else None,
-    )
+    if held:
+        verdict = Verdict(hold=True, reason=held)
+    else:
+        work.operations = delivery_operations(delivery=delivery, owner=owner)
+        verdict = _run(work)
+    _record(work, verdict=verdict)
     return delivery
 
 
@@ -94,23 +117,30 @@ def _gate_of(delivery: Delivery) -> Any:
     return account_gate(account) if account is not None else None
 
 
-def _run(delivery: Delivery, http: CrmSession, operations: Operations) -> Verdict:
+def _run(work: _Attempt) -> Verdict:
+    delivery, loaded, http, operations = work.delivery, work.loaded, work.http, work.operations
     step = delivery.step
-    if not flow_gate(delivery=delivery, now=timezone.now()):
+    if not flow_gate(delivery=delivery, now=timezone.now(), filters_before=loaded.filters_before):
         return Verdict(DeliveryResult(Outcome.SKIP, "flow stopped before this step"))
     account = step.account
     if account is None or not step.recipient:
         return Verdict(DeliveryResult(Outcome.SKIP, "step has no recipient"))
     if account.status == AccountStatus.NEEDS_RECONNECT or not account.is_usable:
         return Verdict(hold=True, reason="account needs reconnect")
-    mapped = delivery_map(delivery=delivery)
+    mapped = delivery_map(
+        delivery=delivery,
+        config_stamp=loaded.config_stamp,
+        earlier_outcomes=loaded.earlier_outcomes,
+    )
     if mapped.contact is None or mapped.plan is None:
         return Verdict(DeliveryResult(Outcome.SKIP, mapped.skip_reason))
     contact = mapped.contact
     # Whether a call may already have reached the CRM is known per operation
     # (`operations`), so the plan's blanket flag stays off.
     plan = mapped.plan
-    step_version_record(delivery=delivery)  # which configuration produced this delivery
+    # Which configuration produced this delivery: recorded with the outcome (the
+    # step's latest version, read with the delivery; see integrations.studio.versions).
+    work.mapped = True
     recipient = recipient_for(step.recipient)
 
     def send(current: Account) -> DeliveryResult:
@@ -152,20 +182,18 @@ def _verdict_for_error(exc: CrmError, *, delivery: Delivery) -> Verdict:
     return Verdict(DeliveryResult(outcome, exc.reason, exc.contact_id, exc.duplicate))
 
 
-def _record(
-    delivery: Delivery,
-    *,
-    owner: str,
-    verdict: Verdict,
-    calls: list[CallRecord],
-    response_ms: int | None,
-) -> None:
+def _record(work: _Attempt, *, verdict: Verdict) -> None:
+    delivery, calls = work.delivery, work.http.calls
     now = timezone.now()
     fields: dict[str, Any] = {
         "lease_owner": "",
         "lease_expires_at": None,
-        "response_ms": response_ms,
+        "response_ms": work.http.total_ms if calls else None,
     }
+    if work.operations is not None and work.operations.unsaved:
+        fields["progress"] = work.operations.state  # what the last CRM calls completed
+    if work.mapped:
+        fields["step_revision_id"] = work.loaded.revision_id
     if verdict.result is not None:
         result = verdict.result
         fields.update(
@@ -203,13 +231,16 @@ def _record(
     with transaction.atomic():
         # Only the lease holder may record (the UPDATE locks the row until commit). If our
         # lease ran out and another worker took over, its result wins; our calls were
-        # upserts, so nothing is doubled.
-        if not Delivery.objects.filter(
-            pk=delivery.pk, lease_owner=owner, status=DeliveryStatus.IN_PROGRESS
-        ).update(**fields):
+        # upserts, so nothing is doubled. Plain SQL, as the claim (see .rows).
+        if not rows_update(
+            Delivery,
+            fields,
+            where=lease_held(),
+            params=[delivery.pk, work.owner, DeliveryStatus.IN_PROGRESS],
+        ):
             log.warning("delivery %s: lease lost before recording", delivery.pk)
             return
-        Attempt.objects.bulk_create(_attempts(delivery, calls))
+        rows_insert(_attempts(delivery, calls))
         for name, value in fields.items():
             setattr(delivery, name, value)
         if fields.get("woken_at") is not None:
@@ -220,7 +251,7 @@ def _record(
         autopause_note(delivery=delivery, verdict=_autopause_kind(verdict), now=now)
         if verdict.result is not None:
             counters_record(delivery=delivery)  # the health counters commit with the outcome
-            flow_advance(delivery=delivery, now=now)
+            flow_advance(delivery=delivery, now=now, later_steps=work.loaded.later_steps)
 
 
 def _autopause_kind(verdict: Verdict) -> str:

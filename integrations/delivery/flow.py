@@ -8,6 +8,7 @@ the outcome commit together (the outbox never loses a step).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 
@@ -23,6 +24,7 @@ from integrations.models import (
 
 from .enqueue import delivery_enqueue_on_commit
 from .filters import FlowStop, filter_check, flow_context, lead_stop
+from .rows import column, prep, rows_update
 
 
 def next_recipient_step(*, flow_id: int, after_position: int | None) -> Step | None:
@@ -52,15 +54,22 @@ def flow_next(*, lead: Lead, after_position: int | None, now: datetime) -> Step 
     return None
 
 
-def flow_advance(*, delivery: Delivery, now: datetime) -> Delivery | None:
+def flow_advance(
+    *, delivery: Delivery, now: datetime, later_steps: bool | None = None
+) -> Delivery | None:
     """After `delivery` has its outcome: create and enqueue the next step's delivery,
     or stop the lead (a filter, or a step that stops unless it succeeds), or mark it
-    done. Returns the new delivery, if any."""
+    done. Returns the new delivery, if any. `later_steps=False`: the caller read that
+    no enabled step follows this one (the lead is then done in one UPDATE)."""
     step = delivery.step
+    stops = step.on_error == OnError.STOP and delivery.outcome != Outcome.SUCCESS
+    if later_steps is False and not stops:
+        lead_finish(lead_id=delivery.lead_id, now=now)
+        return None
     lead = Lead.objects.select_related("flow", "source").get(pk=delivery.lead_id)
     if lead.stopped_at_id is not None:  # stopped before this step ran (flow_gate)
         return None
-    if step.on_error == OnError.STOP and delivery.outcome != Outcome.SUCCESS:
+    if stops:
         reason = f"{step.name}: {delivery.outcome}"
         lead_stop(lead=lead, stop=FlowStop(step, reason[:200]), now=now)
         return None
@@ -72,19 +81,22 @@ def flow_start(*, lead: Lead, now: datetime) -> Delivery | None:
     return _go(lead, flow_next(lead=lead, after_position=None, now=now), now)
 
 
-def flow_gate(*, delivery: Delivery, now: datetime) -> bool:
+def flow_gate(*, delivery: Delivery, now: datetime, filters_before: bool | None = None) -> bool:
     """Whether the delivery may run. Intake creates a lead's first delivery without
     evaluating the filters placed before it (the hot path stays in SQL): they are
     evaluated here, when it is first worked. False: the lead was stopped (now, or
-    before), and the delivery should be recorded without a CRM call."""
+    before), and the delivery should be recorded without a CRM call.
+    `filters_before`: whether enabled filter steps precede the step, when the caller
+    has read it already (None: look)."""
     lead = delivery.lead
     if lead.stopped_at_id is not None:
         return False
     step = delivery.step
-    before = Step.objects.filter(
-        flow_id=step.flow_id, enabled=True, kind=StepKind.FILTER, position__lt=step.position
-    )
-    if not before.exists():
+    if filters_before is None:
+        filters_before = Step.objects.filter(
+            flow_id=step.flow_id, enabled=True, kind=StepKind.FILTER, position__lt=step.position
+        ).exists()
+    if not filters_before:
         return True
     found = flow_next(lead=lead, after_position=None, now=now)
     if not isinstance(found, FlowStop):
@@ -102,5 +114,16 @@ def _go(lead: Lead, found: Step | FlowStop | None, now: datetime) -> Delivery | 
     if isinstance(found, FlowStop):
         lead_stop(lead=lead, stop=found, now=now)
         return None
-    Lead.objects.filter(pk=lead.pk).update(status=LeadStatus.DONE, finished_at=now)
+    lead_finish(lead_id=lead.pk, now=now)
     return None
+
+
+def lead_finish(*, lead_id: Any, now: datetime) -> None:
+    """The lead went through its whole flow (unless a filter stopped it meanwhile).
+    Plain SQL: the engine's hot path (see .rows)."""
+    rows_update(
+        Lead,
+        {"status": LeadStatus.DONE, "finished_at": now},
+        where=f"{column(Lead, 'id')} = %s AND {column(Lead, 'stopped_at')} IS NULL",
+        params=[prep(Lead, "id", lead_id)],
+    )

@@ -3,7 +3,8 @@
 Each save is one UPDATE in autocommit mode, made between two CRM calls and never
 inside a transaction that spans one, and only while this worker holds the lease: a
 worker whose lease ran out (another took the delivery over) stops before its next
-call instead of racing the new owner.
+call instead of racing the new owner. What the last operations left unsaved
+(`Operations.unsaved`) is written by the engine with the outcome.
 """
 
 from __future__ import annotations
@@ -14,14 +15,28 @@ from integrations.crm.base import CrmError
 from integrations.crm.operations import Operations
 from integrations.models import Delivery, DeliveryStatus
 
+from .rows import column, rows_update
+
+
+def lease_held() -> str:
+    """The WHERE clause of a write only the lease holder may make (params: the
+    delivery's id, the owner, DeliveryStatus.IN_PROGRESS)."""
+    return (
+        f"{column(Delivery, 'id')} = %s AND {column(Delivery, 'lease_owner')} = %s"
+        f" AND {column(Delivery, 'status')} = %s"
+    )
+
 
 def delivery_operations(*, delivery: Delivery, owner: str) -> Operations:
     """The delivery's operations as earlier tries left them, saving each change."""
 
     def save(state: dict[str, Any]) -> None:
-        kept = Delivery.objects.filter(
-            pk=delivery.pk, lease_owner=owner, status=DeliveryStatus.IN_PROGRESS
-        ).update(progress=state)
+        kept = rows_update(
+            Delivery,
+            {"progress": state},
+            where=lease_held(),
+            params=[delivery.pk, owner, DeliveryStatus.IN_PROGRESS],
+        )
         if not kept:
             raise CrmError("lease lost", retryable=True)
         delivery.progress = state

@@ -31,6 +31,8 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
+from .rows import column, rows_update, table
+
 
 @dataclass(frozen=True)
 class Quota:
@@ -239,21 +241,46 @@ def _db_now() -> float:
         return float(cursor.fetchone()[0])
 
 
+@cache
+def _db_select_sql(vendor: str) -> str:
+    from integrations.models import RateLimitState
+
+    now = _DB_NOW.get(vendor, _DB_NOW["postgresql"]).removeprefix("SELECT ")
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    return (
+        f"SELECT {column(RateLimitState, 'state')}, {now} FROM {table(RateLimitState)}"  # noqa: S608
+        f" WHERE {column(RateLimitState, 'key')} = %s{lock}"
+    )
+
+
 def _db_update(key: str, change: Any) -> float:
     """Run `change(state, now) -> (result, updates)` on the key's row under its lock (a
-    row lock on PostgreSQL; SQLite's IMMEDIATE transactions serialise writers)."""
+    row lock on PostgreSQL; SQLite's IMMEDIATE transactions serialise writers).
+
+    Plain SQL, one SELECT (the state and the clock) and one UPDATE: this runs before
+    every CRM call (see integrations.delivery.rows)."""
     from integrations.models import RateLimitState
 
     for _ in range(3):
         try:
             with transaction.atomic():
-                row = RateLimitState.objects.select_for_update().filter(key=key).first()
-                if row is None:
-                    row = RateLimitState.objects.create(key=key, state={})
-                result, updates = change(row.state, _db_now())
+                with connection.cursor() as cursor:
+                    cursor.execute(_db_select_sql(connection.vendor), [key])
+                    found = cursor.fetchone()
+                if found is None:
+                    RateLimitState.objects.create(key=key, state={})
+                    state, now = {}, _db_now()
+                else:
+                    raw, now = found
+                    state = json.loads(raw) if isinstance(raw, str | bytes) else raw
+                result, updates = change(state, float(now))
                 if updates:
-                    row.state = {**row.state, **updates}
-                    row.save(update_fields=["state"])
+                    rows_update(
+                        RateLimitState,
+                        {"state": {**state, **updates}},
+                        where=f"{column(RateLimitState, 'key')} = %s",
+                        params=[key],
+                    )
                 return float(result)
         except IntegrityError:  # two workers created the row at once: the other won
             continue

@@ -170,7 +170,10 @@ def counters_add(*, rows: Iterable[Counted]) -> None:
     ]
     if params:
         with connection.cursor() as cursor:
-            cursor.executemany(sql, params)
+            if len(params) == 1:  # the engine's case: one round trip, no batching set-up
+                cursor.execute(sql, params[0])
+            else:
+                cursor.executemany(sql, params)
 
 
 def _bucket_case(index: int) -> Sum:

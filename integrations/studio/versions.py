@@ -69,8 +69,10 @@ def step_version_ensure(*, step: Step, user: Any = None) -> Revision:
 
 
 def step_version_record(*, delivery: Delivery) -> None:
-    """Stamp the delivery with its step's latest revision, in one UPDATE. Called by the
-    engine when it maps the lead; a step with no version yet leaves it empty."""
+    """Stamp the delivery with its step's latest revision, in one UPDATE; a step with no
+    version yet leaves it empty. The engine reads the same latest revision with the
+    delivery it claims (integrations.delivery.load) and writes it with the outcome of
+    an attempt that mapped the lead, saving this statement."""
     latest = (
         Version.objects.filter(
             db=DEFAULT_DB_ALIAS,

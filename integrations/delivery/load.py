@@ -1,0 +1,152 @@
+"""Loading a claimed delivery with everything its attempt reads, in one SELECT.
+
+The delivery comes back with its lead, step, the step's flow and account and the
+lead's source attached (no lazy query follows), plus what the engine would otherwise
+ask in separate queries: whether filter steps precede the step (flow_gate), whether
+enabled steps follow it (flow_advance), whether the lead has earlier outcomes (the
+mapping context's `steps`), and the step's latest version (Delivery.step_revision).
+`config_stamp` holds the raw column values a step's mapping configuration is made of
+(integrations.mapping.selectors.STEP_CONFIG_COLUMNS), for the per-process cache of
+configurations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import DEFAULT_DB_ALIAS, connection
+from reversion.models import Version
+
+from integrations.mapping.selectors import (
+    ACCOUNT_CONFIG_COLUMNS,
+    FLOW_CONFIG_COLUMNS,
+    STEP_CONFIG_COLUMNS,
+)
+from integrations.models import Account, Delivery, Flow, Lead, Source, Step, StepKind
+
+from .rows import Columns, column, table
+
+
+@dataclass(frozen=True)
+class Loaded:
+    delivery: Delivery
+    filters_before: bool
+    later_steps: bool
+    earlier_outcomes: bool
+    revision_id: int | None
+    config_stamp: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class _Query:
+    sql: str
+    delivery: Columns
+    lead: Columns
+    step: Columns
+    flow: Columns
+    account: Columns
+    source: Columns
+
+
+@cache
+def _query(vendor: str) -> _Query:
+    parts = _Query(
+        "",
+        Columns(Delivery, "d"),
+        # The raw payload is for people; the engine maps `fields`.
+        Columns(Lead, "l", skip=("payload",)),
+        Columns(Step, "s"),
+        Columns(Flow, "f"),
+        Columns(Account, "a"),
+        Columns(Source, "src"),
+    )
+
+    def s(name: str) -> str:
+        return f"s.{column(Step, name)}"
+
+    def o(alias: str, name: str) -> str:
+        return f"{alias}.{column(Step, name)}"
+
+    steps, deliveries, versions = table(Step), table(Delivery), table(Version)
+    text = "TEXT" if vendor != "postgresql" else "varchar"
+    sql = f"""
+        SELECT {parts.delivery.sql}, {parts.lead.sql}, {parts.step.sql}, {parts.flow.sql},
+          {parts.account.sql}, {parts.source.sql},
+          EXISTS (SELECT 1 FROM {steps} o WHERE {o("o", "flow")} = {s("flow")}
+            AND {o("o", "enabled")} = %s AND {o("o", "kind")} = %s
+            AND {o("o", "position")} < {s("position")}),
+          EXISTS (SELECT 1 FROM {steps} o WHERE {o("o", "flow")} = {s("flow")}
+            AND {o("o", "enabled")} = %s AND {o("o", "position")} > {s("position")}),
+          EXISTS (SELECT 1 FROM {deliveries} e
+            WHERE e.{column(Delivery, "lead")} = d.{column(Delivery, "lead")}
+            AND e.{column(Delivery, "step")} <> d.{column(Delivery, "step")}
+            AND e.{column(Delivery, "outcome")} <> ''),
+          (SELECT v.{column(Version, "revision")} FROM {versions} v
+            WHERE v.{column(Version, "db")} = %s
+            AND v.{column(Version, "content_type")} = %s
+            AND v.{column(Version, "object_id")} = CAST({s("id")} AS {text})
+            ORDER BY v.{column(Version, "revision")} DESC LIMIT 1)
+        FROM {deliveries} d
+        JOIN {table(Lead)} l ON l.{column(Lead, "id")} = d.{column(Delivery, "lead")}
+        JOIN {table(Step)} s ON {s("id")} = d.{column(Delivery, "step")}
+        JOIN {table(Flow)} f ON f.{column(Flow, "id")} = {s("flow")}
+        JOIN {table(Source)} src ON src.{column(Source, "id")} = l.{column(Lead, "source")}
+        LEFT JOIN {table(Account)} a ON a.{column(Account, "id")} = {s("account")}
+        WHERE d.{column(Delivery, "id")} = %s
+    """  # noqa: S608 - names from the models' metadata
+    return _Query(sql, *[getattr(parts, n) for n in _COLUMNS])
+
+
+_COLUMNS = ("delivery", "lead", "step", "flow", "account", "source")
+
+
+def delivery_load(*, delivery_id: int) -> Loaded | None:
+    """The delivery and everything its attempt reads (None: no such delivery)."""
+    query = _query(connection.vendor)
+    step_type = ContentType.objects.get_for_model(Step)  # cached by Django
+    params: list[Any] = [True, StepKind.FILTER, True, DEFAULT_DB_ALIAS, step_type.pk, delivery_id]
+    with connection.cursor() as cursor:
+        cursor.execute(query.sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    slices: dict[str, tuple[Any, ...]] = {}
+    at = 0
+    for name in _COLUMNS:
+        width = len(getattr(query, name))
+        slices[name], at = tuple(row[at : at + width]), at + width
+    filters_before, later_steps, earlier, revision_id = row[at:]
+    delivery: Delivery = query.delivery.instance(slices["delivery"])
+    lead: Lead = query.lead.instance(slices["lead"])
+    step: Step = query.step.instance(slices["step"])
+    flow: Flow = query.flow.instance(slices["flow"])
+    source: Source = query.source.instance(slices["source"])
+    account: Account | None = None
+    if slices["account"][query.account.index("id")] is not None:
+        account = query.account.instance(slices["account"])
+    step.flow = flow
+    step.account = account
+    if lead.flow_id == flow.pk:
+        lead.flow = flow
+    lead.source = source
+    delivery.lead = lead
+    delivery.step = step
+    stamp = (
+        *(slices["step"][query.step.index(n)] for n in STEP_CONFIG_COLUMNS),
+        *(slices["flow"][query.flow.index(n)] for n in FLOW_CONFIG_COLUMNS),
+        *(slices["account"][query.account.index(n)] for n in ACCOUNT_CONFIG_COLUMNS),
+    )
+    return Loaded(
+        delivery=delivery,
+        filters_before=bool(filters_before),
+        later_steps=bool(later_steps),
+        earlier_outcomes=bool(earlier),
+        revision_id=revision_id,
+        config_stamp=stamp,
+    )
+
+
+__all__ = ["Loaded", "delivery_load"]

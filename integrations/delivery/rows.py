@@ -1,0 +1,134 @@
+"""Plain SQL for the engine's hot path, written once per process and run many times.
+
+A delivery is a handful of statements (claim, load, record). Through the ORM each one
+spends more time in Python building its SQL (0.5-3 ms under load) than the database
+spends running it, so the engine writes these few statements itself, from the models'
+own metadata (table and column names, and each field's conversions to and from the
+database), and reuses the text: values still go through `Field.get_db_prep_save` and
+come back through the converters the ORM's compiler would apply, so what is stored
+and read is exactly what the ORM would store and read, on PostgreSQL and SQLite alike.
+
+Everything else (admin, sweeper, reports, tests) uses the ORM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cache
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, connection
+from django.db.models import Field, Model
+
+
+def quote(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def table(model: type[Model]) -> str:
+    return quote(model._meta.db_table)
+
+
+def column(model: type[Model], name: str) -> str:
+    """The quoted column of field `name` (or its attname, e.g. "step_id")."""
+    return quote(_field(model, name).column)
+
+
+def _field(model: type[Model], name: str) -> Field[Any, Any]:
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field)
+    return field
+
+
+def prep(model: type[Model], name: str, value: Any) -> Any:
+    """`value` as the ORM would send it for field `name` of `model`."""
+    return _field(model, name).get_db_prep_save(value, connection)
+
+
+class Columns:
+    """A model's columns under a table alias in a hand-written SELECT, and the way back
+    from a row's slice to an instance (the ORM compiler's converters, then from_db).
+    `skip` leaves columns out (they load lazily, like `.defer()`)."""
+
+    def __init__(self, model: type[Model], alias: str, *, skip: Iterable[str] = ()):
+        skipped = set(skip)
+        self.model = model
+        self.fields = [f for f in model._meta.concrete_fields if f.attname not in skipped]
+        self.attnames = [f.attname for f in self.fields]
+        self.sql = ", ".join(f"{alias}.{quote(f.column)}" for f in self.fields)
+        self._converters: list[tuple[int, list[Callable[..., Any]], Any]] = []
+        for i, f in enumerate(self.fields):
+            col = f.get_col(alias)
+            found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
+            if found:
+                self._converters.append((i, found, col))
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def index(self, attname: str) -> int:
+        return self.attnames.index(attname)
+
+    def instance(self, raw: Sequence[Any]) -> Any:
+        values = list(raw)
+        for i, converters, col in self._converters:
+            for convert in converters:
+                values[i] = convert(values[i], col, connection)
+        return self.model.from_db(DEFAULT_DB_ALIAS, self.attnames, values)
+
+
+@cache
+def _update_sql(
+    model: type[Model], names: tuple[str, ...], increment: tuple[str, ...], where: str, vendor: str
+) -> str:
+    sets = [f"{column(model, n)} = %s" for n in names]
+    sets += [f"{column(model, n)} = {column(model, n)} + 1" for n in increment]
+    return f"UPDATE {table(model)} SET {', '.join(sets)} WHERE {where}"  # noqa: S608
+
+
+def rows_update(
+    model: type[Model],
+    values: Mapping[str, Any],
+    *,
+    where: str,
+    params: Sequence[Any],
+    increment: tuple[str, ...] = (),
+) -> int:
+    """UPDATE `model` SET values (and `increment`ed columns) WHERE `where` (SQL with %s
+    for `params`, which must be prepared already, see `prep`). Returns the number of
+    rows changed."""
+    names = tuple(values)
+    sql = _update_sql(model, names, increment, where, connection.vendor)
+    args = [prep(model, n, values[n]) for n in names]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*args, *params])
+        return int(cursor.rowcount)
+
+
+@cache
+def _insert_sql(
+    model: type[Model], rows: int, vendor: str
+) -> tuple[str, tuple[Field[Any, Any], ...]]:
+    fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+    one = f"({', '.join(['%s'] * len(fields))})"
+    sql = (
+        f"INSERT INTO {table(model)} ({', '.join(quote(f.column) for f in fields)})"  # noqa: S608
+        f" VALUES {', '.join([one] * rows)}"
+    )
+    return sql, fields
+
+
+def rows_insert(objs: Sequence[Model]) -> None:
+    """INSERT unsaved instances of one model in one statement (as bulk_create does, with
+    each field's defaults and conversions; their primary keys are not read back)."""
+    if not objs:
+        return
+    sql, fields = _insert_sql(type(objs[0]), len(objs), connection.vendor)
+    params = [
+        f.get_db_prep_save(f.pre_save(obj, add=True), connection) for obj in objs for f in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+__all__ = ["Columns", "column", "prep", "quote", "rows_insert", "rows_update", "table"]
