@@ -18,28 +18,47 @@ from .values import as_text, parse_bool, parse_date, parse_number
 
 Kind = Literal["whole_number", "decimal", "currency", "date", "yes_no", "dropdown", "text"]
 
-_KINDS: dict[str, Kind] = {
-    # Keap REST contact model field_type
-    "wholenumber": "whole_number",
-    "year": "whole_number",
-    "decimalnumber": "decimal",
-    "percent": "decimal",
+# The registry's field kinds (integrations.crm.spec.FIELD_KINDS) -> what this module
+# checks. Email, phone and URL custom fields are sent as text, unchecked (None).
+_BY_FIELD_KIND: dict[str, Kind | None] = {
+    "integer": "whole_number",
+    "decimal": "decimal",
     "currency": "currency",
     "date": "date",
-    "datetime": "date",
-    "yesno": "yes_no",
-    "dropdown": "dropdown",
-    "radio": "dropdown",
+    "boolean": "yes_no",
+    "choice": "dropdown",
+    "text": "text",
+    "email": None,
+    "phone": None,
+    "url": None,
+}
+# Types a catalogue may name that the CRM specs leave to the default (text), or spell
+# another way; and HighLevel's CHECKBOX, a "choice" that holds several options at once,
+# which a single-option check would refuse: sent unchecked.
+_MORE_KINDS: dict[str, Kind | None] = {
+    "year": "whole_number",  # Keap
     "text": "text",
     "textarea": "text",
-    # HighLevel dataType
-    "numerical": "decimal",
-    "float": "decimal",
-    "monetory": "currency",
-    "monetary": "currency",
-    "single_options": "dropdown",
-    "large_text": "text",
+    "large_text": "text",  # HighLevel
+    "monetary": "currency",  # HighLevel's MONETORY, spelled right
+    "checkbox": None,
 }
+
+
+def _kinds_from_registry() -> dict[str, Kind]:
+    """Each CRM spec's custom_field_kinds (type as the CRM names it -> field kind),
+    case-folded, as the kinds this module checks."""
+    from integrations.crm.registry import CRMS
+
+    kinds: dict[str, Kind | None] = {}
+    for spec in CRMS.values():
+        for raw_type, field_kind in spec.custom_field_kinds.items():
+            kinds[raw_type.casefold()] = _BY_FIELD_KIND.get(field_kind)
+    kinds.update(_MORE_KINDS)
+    return {raw: kind for raw, kind in kinds.items() if kind is not None}
+
+
+_KINDS: dict[str, Kind] = _kinds_from_registry()
 # Text limits where the vendor documents one (Keap "Text" is a 255-character field).
 _TEXT_LIMITS = {"text": 255, "textarea": 65_535, "large_text": 65_535}
 _DEFAULT_TEXT_LIMIT = 65_535

@@ -298,14 +298,18 @@ def _region(context: Mapping[str, Any]) -> str:
     """The country phones and postal codes are read for: the lead's country, else the
     account's or flow's default region (`system.region`), else the US."""
     lead = context.get("lead")
-    is_mapping = type(lead) is dict or isinstance(lead, Mapping)
-    written = lead.get("country") if is_mapping else None
+    if type(lead) is dict or isinstance(lead, Mapping):
+        written = lead.get("country")
+    else:
+        written = None
     codes = country(written) if isinstance(written, str) and len(written) < 60 else None
     if codes is not None:
         return codes[0]
     system = context.get("system")
-    is_mapping = type(system) is dict or isinstance(system, Mapping)
-    region = system.get("region") if is_mapping else None
+    if type(system) is dict or isinstance(system, Mapping):
+        region = system.get("region")
+    else:
+        region = None
     return region if isinstance(region, str) and region else "US"
 
 

@@ -273,10 +273,9 @@ class _Compiled:
 
 def _text(values: Mapping[str, Any], name: str) -> str:
     value = values.get(name)
-    kind = type(value)
-    if kind is str:
+    if type(value) is str:
         return value.strip()[:10_000]
-    return "" if kind is dict or kind is list else as_text(value)[:10_000]
+    return "" if type(value) is dict or type(value) is list else as_text(value)[:10_000]
 
 
 # --- tags and campaigns -----------------------------------------------------------------

@@ -78,8 +78,10 @@ class Scope:
         self.lead = lead if type(lead) is dict or isinstance(lead, Mapping) else None
         self.catalogue = catalogue or {}
         system = context.get("system")
-        is_mapping = type(system) is dict or isinstance(system, Mapping)
-        now = system.get("now") if is_mapping else None
+        if type(system) is dict or isinstance(system, Mapping):
+            now = system.get("now")
+        else:
+            now = None
         self.now = now if now else None
         self.loop: dict[str, Any] = {}
 
@@ -332,8 +334,9 @@ class _Compiler:
         keywords: list[tuple[str, Expr]] = []
         for arg in node.args:
             value = self.expression(arg.value, loop_names)
-            if getattr(arg, "name", None):
-                keywords.append((arg.name, value))
+            keyword = getattr(arg, "name", None)
+            if keyword:
+                keywords.append((keyword, value))
             else:
                 positional.append(value)
         if getattr(func, "with_environment", False):
@@ -433,7 +436,7 @@ class _Compiler:
         return resolve
 
     def path(self, node: Path, loop_names: tuple[str, ...]) -> Expr:
-        segments = list(node.path)
+        segments: list[object] = list(node.path)
         root = segments[0]
         if not isinstance(root, str) or (root in _RESERVED_ROOTS and root not in loop_names):
             raise Unsupported("a Liquid name")
