@@ -370,7 +370,7 @@ def _value_getter(mapping: MappingConfig) -> Callable[[_Work], Any]:
     if mapping.kind == "template":
         template = mapping.template
         assert template is not None
-        if not MEMO_ENTRIES:
+        if not MEMO_ENTRIES or template.plain is not None:  # plain look-ups: cheaper to redo
             return lambda work: template.render_for(work.template_scope())
         memo: dict[Any, str | TemplateError] = {}
         inputs = template.inputs

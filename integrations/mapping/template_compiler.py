@@ -134,6 +134,17 @@ def _keyer(paths: tuple[Expr, ...] | None) -> Callable[[Scope], Any]:
 
         return key_one
 
+    if len(paths) == 2:
+        first, second = paths
+
+        def key_two(scope: Scope) -> Any:
+            try:
+                return (_frozen(first(scope)), _frozen(second(scope)))
+            except _NotKeyable:
+                return None
+
+        return key_two
+
     def key_many(scope: Scope) -> Any:
         try:
             return tuple(_frozen(path(scope)) for path in paths)
