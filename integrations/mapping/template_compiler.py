@@ -39,6 +39,7 @@ from liquid.builtin.expressions.primitive import (
     StringLiteral,
     TrueLiteral,
 )
+from liquid.builtin.filters.misc import date as builtin_date
 from liquid.builtin.output import OutputNode
 from liquid.builtin.tags.for_tag import ForNode
 from liquid.builtin.tags.if_tag import IfNode
@@ -350,7 +351,9 @@ class _Compiler:
                 keywords.append((keyword, value))
             else:
                 positional.append(value)
-        if getattr(func, "with_environment", False):
+        if func is builtin_date and len(positional) == 1 and not keywords:
+            func = partial(_date, environment=self.env)
+        elif getattr(func, "with_environment", False):
             func = partial(func, environment=self.env)
         lookup = node.name in self.lookup_filters
         if getattr(func, "with_context", False) and not lookup:
@@ -489,6 +492,14 @@ class _Compiler:
 
 
 _BUILT_IN_ROOTS = frozenset({"catalogue", "now", "today"})
+
+
+def _date(value: Any, fmt: Any, *, environment: Environment) -> Any:
+    """Liquid's date filter; for a datetime (`now`) and a format string it comes down
+    to strftime, called here directly."""
+    if type(value) is datetime.datetime and type(fmt) is str:
+        return value.strftime(fmt)
+    return builtin_date(value, fmt, environment=environment)
 
 
 def _root_getter(name: str, *, in_loop: bool) -> Callable[[Scope], Any]:
