@@ -4,6 +4,8 @@ reads them, dates as strptime, emails as Django's validator."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
@@ -67,6 +69,7 @@ COMPILED_SHAPES = [
     "{{ first_name }} {{ keap.outcome }} {{ catalogue.tags[0].name }}",
     "{{ lead.touchpoints[1] }}{{ lead.name[0] }}{{ lead.missing.deeper | default: 'd' }}",
     "{{ lead.x | lookup: 'contact_types' }}",
+    "{{ lead.when | date: '%d/%m/%Y %H:%M' }} {{ lead.score | date: '%Y' }}",
 ]
 
 
@@ -106,6 +109,8 @@ LEADS = [
     {"score": None, "touchpoints": [1, None, True, 2.5], "source_name": "", "name": ["a"]},
     {"score": "85", "touchpoints": ["x"] * 1_001},  # beyond the loop limit
     {"touchpoints": ["é" * 9_000, "ü" * 9_000]},  # beyond the output limit
+    {"when": datetime(2024, 2, 29, 13, 5), "score": "2024-06-01"},
+    {"when": date(2024, 2, 29), "score": 1_700_000_000},
 ]
 
 
