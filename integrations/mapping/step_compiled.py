@@ -177,34 +177,35 @@ class _Compiled:
 
     def contact(self, work: _Work) -> ContactData:
         values = work.values
+        texts = _texts(values)
         place = place_from_lead(
-            state=_text(values, "state")[:100],
-            country_value=_text(values, "country")[:100] or self.region,
+            state=texts["state"][:100],
+            country_value=texts["country"][:100] or self.region,
         )
         region = place.country_alpha2 or self.region
         contact = ContactData(
-            first_name=_text(values, "first_name"),
-            middle_name=_text(values, "middle_name"),
-            last_name=_text(values, "last_name"),
-            suffix=_text(values, "suffix"),
-            address_line1=_text(values, "address_1"),
-            address_line2=_text(values, "address_2"),
-            city=_text(values, "city"),
+            first_name=texts["first_name"],
+            middle_name=texts["middle_name"],
+            last_name=texts["last_name"],
+            suffix=texts["suffix"],
+            address_line1=texts["address_1"],
+            address_line2=texts["address_2"],
+            city=texts["city"],
             region_code=place.region_code,
             region_name=place.region_name,
             country_alpha2=place.country_alpha2,
             country_alpha3=place.country_alpha3,
-            website=_text(values, "website"),
-            notes=_text(values, "comments"),
-            job_title=_text(values, "title"),
-            company=_text(values, "company"),
+            website=texts["website"],
+            notes=texts["comments"],
+            job_title=texts["title"],
+            company=texts["company"],
         )
-        email = _text(values, "email")
+        email = texts["email"]
         if email:
             normalised = email_normalise(email)
             if normalised.valid or work.keep("email", "not a valid email"):
                 contact.email = normalised.value
-        postal = _text(values, "postal_code")
+        postal = texts["postal_code"]
         if postal:
             normalised = postal_code_normalise(postal, place.country_alpha2 or self.region)
             if normalised.valid or work.keep("postal_code", "not a valid postal code"):
@@ -271,11 +272,25 @@ class _Compiled:
         return tuple(decisions), plan
 
 
-def _text(values: Mapping[str, Any], name: str) -> str:
-    value = values.get(name)
-    if type(value) is str:
-        return value.strip()[:10_000]
-    return "" if type(value) is dict or type(value) is list else as_text(value)[:10_000]
+_TEXT_FIELDS = (
+    *("first_name", "middle_name", "last_name", "suffix", "address_1", "address_2", "city"),
+    *("website", "comments", "title", "company", "email", "postal_code", "state", "country"),
+)
+
+
+def _texts(values: Mapping[str, Any]) -> dict[str, str]:
+    """step_map.py's _text for each standard field the contact reads, in one pass."""
+    texts: dict[str, str] = {}
+    get = values.get
+    for name in _TEXT_FIELDS:
+        value = get(name)
+        if type(value) is str:
+            texts[name] = value.strip()[:10_000]
+        elif value is None or type(value) is dict or type(value) is list:
+            texts[name] = ""
+        else:
+            texts[name] = as_text(value)[:10_000]
+    return texts
 
 
 # --- tags and campaigns -----------------------------------------------------------------
@@ -354,7 +369,10 @@ def _mapping_step(config: StepConfig, mapping: MappingConfig) -> Step:
         except TemplateError as exc:
             work.invalid(policy, label, exc.message, reason)
             return  # a template that failed has nothing to send "as received"
-        if is_blank(value):
+        if type(value) is str:
+            if not value.strip():
+                return
+        elif is_blank(value):
             return
         if keep is not None:
             work.preserve.add(keep)
