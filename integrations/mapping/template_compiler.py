@@ -39,6 +39,8 @@ from liquid.builtin.expressions.primitive import (
     StringLiteral,
     TrueLiteral,
 )
+from liquid.builtin.filters import array as builtin_array
+from liquid.builtin.filters import string as builtin_string
 from liquid.builtin.filters.misc import date as builtin_date
 from liquid.builtin.output import OutputNode
 from liquid.builtin.tags.for_tag import ForNode
@@ -230,7 +232,12 @@ class _Compiler:
             return lambda scope, out: out.append(text)
         if kind is OutputNode:
             value = self.filtered(node.expression, loop_names)
-            return lambda scope, out: out.append(to_liquid_string(value(scope), False))
+
+            def output(scope: Scope, out: list[str]) -> None:
+                text = value(scope)
+                out.append(text if type(text) is str else to_liquid_string(text, False))
+
+            return output
         if kind is IfNode:
             return self.if_node(node, loop_names)
         if kind is ForNode:
@@ -327,6 +334,9 @@ class _Compiler:
         filters = [self.filter(f, loop_names) for f in expression.filters or ()]
         if not filters:
             return left
+        if len(filters) == 1:
+            only = filters[0]
+            return lambda scope: only(left(scope), scope)
 
         def evaluate(scope: Scope) -> Any:
             value = left(scope)
@@ -358,6 +368,15 @@ class _Compiler:
         lookup = node.name in self.lookup_filters
         if getattr(func, "with_context", False) and not lookup:
             raise Unsupported("a filter that reads Liquid's render context")
+        fast = _fast_filter(func, positional, keywords, self.env)
+        if fast is not None:
+            return fast
+        if not lookup and not keywords:
+            if not positional:
+                return lambda value, scope: func(value)
+            if len(positional) == 1:
+                first = positional[0]
+                return lambda value, scope: func(value, first(scope))
 
         def apply(value: Any, scope: Scope) -> Any:
             args = [p(scope) for p in positional]
@@ -489,6 +508,41 @@ class _Compiler:
         if root not in loop_names:
             self.paths.append(resolve)
         return resolve
+
+
+_STRING_METHODS = {
+    builtin_string.upcase: str.upper,
+    builtin_string.downcase: str.lower,
+    builtin_string.capitalize: str.capitalize,
+}
+
+
+def _fast_filter(
+    func: Any, positional: list[Expr], keywords: list[tuple[str, Expr]], env: Environment
+) -> Callable[[Any, Scope], Any] | None:
+    """Liquid's upcase, downcase and capitalize on a string, and join of a flat list of
+    strings by a string, done directly (the filter itself for anything else)."""
+    if keywords:
+        return None
+    method = _STRING_METHODS.get(func)
+    if method is not None and not positional:
+        return lambda value, scope: method(value) if type(value) is str else func(value)
+    join = getattr(func, "func", None)
+    if join is builtin_array.join and len(positional) == 1 and not env.autoescape:
+        separator = positional[0]
+
+        def join_strings(value: Any, scope: Scope) -> Any:
+            sep = separator(scope)
+            if type(value) is list and type(sep) is str:
+                for item in value:
+                    if type(item) is not str:
+                        break
+                else:
+                    return sep.join(value)
+            return func(value, sep)
+
+        return join_strings
+    return None
 
 
 _BUILT_IN_ROOTS = frozenset({"catalogue", "now", "today"})

@@ -138,8 +138,9 @@ def test_a_lookup_that_finds_nothing_fails_with_liquids_message_and_position():
 names = st.sampled_from(["lead.score", "lead.tags", "lead.name", "lead.utm.x", "x", "keap.outcome"])
 literals = st.sampled_from(["80", "'80'", "'a'", "true", "nil", "1.5", "empty", "blank"])
 filters = st.sampled_from(
-    ["", " | upcase", " | plus: 1", " | join: '-'", " | size", " | default: 'd'", " | first"]
-)
+    ["", " | upcase", " | plus: 1", " | join: '-'", " | size", " | default: 'd'", " | first",
+     " | downcase", " | capitalize", " | join: 1", " | join: x", " | upcase | join: ' '"]
+)  # fmt: skip
 operators = st.sampled_from(["==", "!=", ">", ">=", "<", "<=", "contains"])
 
 
@@ -172,7 +173,7 @@ values = st.one_of(
     st.integers(-5, 100),
     st.floats(allow_nan=False, allow_infinity=False, width=32),
     st.sampled_from(["80", "85", "abc", "", " ", "a", "ÉTÉ"]),
-    st.lists(st.sampled_from(["a", "b", 1, None, "80"]), max_size=3),
+    st.lists(st.sampled_from(["a", "b", 1, None, "80", "ÉTÉ", ["a", "b"], ("c",)]), max_size=3),
     st.dictionaries(st.sampled_from(["x", "y"]), st.sampled_from(["1", 2]), max_size=2),
 )
 
