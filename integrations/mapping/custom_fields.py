@@ -10,8 +10,9 @@ or reported with a message; the mapping's on-invalid choice decides what happens
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 from .values import as_text, parse_bool, parse_date, parse_number
@@ -109,6 +110,9 @@ def _options(raw: Any) -> tuple[str, ...]:
     return tuple(options)
 
 
+_TYPED_KINDS = frozenset({"whole_number", "decimal", "currency", "date", "yes_no"})
+
+
 def custom_value_check(spec: CustomFieldSpec, value: Any) -> tuple[Any, str]:
     """(value converted for the field, "") or (value as received, the problem)."""
     label = spec.name or spec.id
@@ -144,6 +148,26 @@ def custom_value_check(spec: CustomFieldSpec, value: Any) -> tuple[Any, str]:
     if len(text) > spec.max_length:
         return value, f"{label} holds at most {spec.max_length} characters"
     return text, ""
+
+
+def custom_value_checker(spec: CustomFieldSpec) -> Callable[[Any], tuple[Any, str]]:
+    """custom_value_check for one field, its kind decided once: a text field's string
+    and a whole number's string read directly, the rest by custom_value_check."""
+    check = partial(custom_value_check, spec)
+    limit = spec.max_length
+    if spec.kind is None or (spec.kind not in _TYPED_KINDS and spec.kind != "dropdown"):
+        too_long = f"{spec.name or spec.id} holds at most {limit} characters"
+
+        def text(value: Any) -> tuple[Any, str]:
+            if type(value) is not str:
+                return check(value)
+            stripped = value.strip()
+            if len(stripped) > limit:
+                return value, too_long
+            return stripped, ""
+
+        return text
+    return check
 
 
 def custom_mapping_check(*, target: str, constant: Any, catalogue: Mapping[str, Any]) -> list[str]:

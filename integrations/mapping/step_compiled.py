@@ -19,7 +19,6 @@ kind, slot, policy and action).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from functools import partial
 from typing import Any
 
 from integrations.crm.base import ContactData, StepPlan
@@ -32,7 +31,7 @@ from .contact_values import (
     postal_code_normalise,
 )
 from .context import context_getter
-from .custom_fields import custom_value_check
+from .custom_fields import custom_value_checker
 from .places import place_from_lead
 from .rules import rules_predicate
 from .step_config import MappingConfig, StepConfig, preserve_key
@@ -455,7 +454,7 @@ def _slot_writer(
 
             return unchecked
 
-        check: Callable[[Any], tuple[Any, str]] = partial(custom_value_check, spec)
+        check = custom_value_checker(spec)
         memo: dict[Any, tuple[Any, str]] = {}
 
         def custom(work: _Work, value: Any) -> None:

@@ -273,3 +273,32 @@ def django_says(text: str) -> bool:
 def test_emails_are_valid_as_django_says(local, domain):
     text = f"{local}@{domain}"
     assert is_email(text) == django_says(text)
+
+
+# --- custom field checks ------------------------------------------------------------------
+
+
+@given(
+    kind=st.sampled_from(["whole_number", "decimal", "currency", "date", "yes_no", "text", None]),
+    options=st.sampled_from([(), ("Red", "Blue")]),
+    max_length=st.integers(0, 12),
+    value=st.one_of(
+        st.text(max_size=16),
+        st.sampled_from([" 80 ", "$1,200", "yes", "2024-02-29", " " * 20, "ÉTÉ  "]),
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=False),
+        st.lists(st.sampled_from(["a", " b", 1]), max_size=3),
+    ),
+)
+def test_a_fields_checker_answers_as_the_check(kind, options, max_length, value):
+    from integrations.mapping.custom_fields import (
+        CustomFieldSpec,
+        custom_value_check,
+        custom_value_checker,
+    )
+
+    for spec_kind in (kind, "dropdown"):
+        spec = CustomFieldSpec("7", "Field", spec_kind, options, max_length)
+        assert custom_value_checker(spec)(value) == custom_value_check(spec, value)
