@@ -359,6 +359,18 @@ def _mapping_step(config: StepConfig, mapping: MappingConfig) -> Step:
             put(work, value)
 
         return field_step
+    if mapping.kind == "template" and gate is None and keep is None:
+
+        def template_step(work: _Work) -> None:
+            try:
+                value = value_of(work)
+            except TemplateError as exc:
+                work.invalid(policy, label, exc.message, reason)
+                return
+            if value:  # rendered text, stripped: blank is ""
+                put(work, value)
+
+        return template_step
 
     def step(work: _Work) -> None:
         if gate is not None and not gate(work.context):
