@@ -13,9 +13,8 @@ from datetime import date
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-import phonenumbers
-
-from .values import as_text, is_email, is_postal_code, parse_date, parse_phone
+from .phones import phone_e164
+from .values import as_text, is_email, is_postal_code, parse_date
 
 
 class Normalised(NamedTuple):
@@ -34,10 +33,8 @@ def phone_normalise(value: str, region: str = "US") -> Normalised:
     """E.164 when the number is valid (read for `region` when written without a
     country code), else the text as received."""
     text = as_text(value)
-    parsed = parse_phone(text, region)
-    if parsed is None:
-        return Normalised(text, False)
-    return Normalised(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), True)
+    e164 = phone_e164(text, region or "US")
+    return Normalised(text, False) if e164 is None else Normalised(e164, True)
 
 
 _NOT_POSTAL = re.compile(r"[^A-Z0-9]")
@@ -47,8 +44,10 @@ def postal_code_normalise(value: Any, country_alpha2: str = "US") -> Normalised:
     """US: 12345 or 12345-6789; Canada and the UK: upper case with the usual space;
     elsewhere upper-cased and stripped."""
     text = as_text(value).upper()
-    compact = _NOT_POSTAL.sub("", text)
     country = (country_alpha2 or "US").upper()
+    if country == "US" and len(text) == 5 and text.isascii() and text.isdigit():
+        return Normalised(text, True)  # the common case: what the lines below give
+    compact = _NOT_POSTAL.sub("", text)
     if country == "US" and compact.isdigit() and len(compact) in (5, 9):
         text = compact if len(compact) == 5 else f"{compact[:5]}-{compact[5:]}"
     elif country in ("CA", "GB") and 5 <= len(compact) <= 7:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -106,3 +106,34 @@ def context_value(context: Mapping[str, Any], path: str | tuple[str, ...]) -> An
             continue
         return None
     return current
+
+
+def context_getter(path: str | tuple[str, ...]) -> Callable[[Mapping[str, Any]], Any]:
+    """context_value for one path, as a function of the context: the one- and
+    two-part paths rules and mappings mostly name (`lead.score`) read by dict look-ups,
+    anything else by context_value itself. Same answers for every context."""
+    parts = tuple(path.split(".")) if isinstance(path, str) else path
+    if len(parts) == 1:
+        (only,) = parts
+
+        def get_one(context: Mapping[str, Any]) -> Any:
+            if type(context) is dict:
+                return context.get(only)
+            return context_value(context, parts)
+
+        return get_one
+    if len(parts) == 2:
+        first, second = parts
+        joined = ".".join(parts)
+
+        def get_two(context: Mapping[str, Any]) -> Any:
+            if type(context) is dict:
+                if first not in context:
+                    return context.get(joined)  # a field name holding a dot
+                inner = context[first]
+                if type(inner) is dict:
+                    return inner.get(second)
+            return context_value(context, parts)
+
+        return get_two
+    return lambda context: context_value(context, parts)

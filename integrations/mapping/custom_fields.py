@@ -10,36 +10,56 @@ or reported with a message; the mapping's on-invalid choice decides what happens
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 from .values import as_text, parse_bool, parse_date, parse_number
 
 Kind = Literal["whole_number", "decimal", "currency", "date", "yes_no", "dropdown", "text"]
 
-_KINDS: dict[str, Kind] = {
-    # Keap REST contact model field_type
-    "wholenumber": "whole_number",
-    "year": "whole_number",
-    "decimalnumber": "decimal",
-    "percent": "decimal",
+# The registry's field kinds (integrations.crm.spec.FIELD_KINDS) -> what this module
+# checks. Email, phone and URL custom fields are sent as text, unchecked (None).
+_BY_FIELD_KIND: dict[str, Kind | None] = {
+    "integer": "whole_number",
+    "decimal": "decimal",
     "currency": "currency",
     "date": "date",
-    "datetime": "date",
-    "yesno": "yes_no",
-    "dropdown": "dropdown",
-    "radio": "dropdown",
+    "boolean": "yes_no",
+    "choice": "dropdown",
+    "text": "text",
+    "email": None,
+    "phone": None,
+    "url": None,
+}
+# Types a catalogue may name that the CRM specs leave to the default (text), or spell
+# another way; and HighLevel's CHECKBOX, a "choice" that holds several options at once,
+# which a single-option check would refuse: sent unchecked.
+_MORE_KINDS: dict[str, Kind | None] = {
+    "year": "whole_number",  # Keap
     "text": "text",
     "textarea": "text",
-    # HighLevel dataType
-    "numerical": "decimal",
-    "float": "decimal",
-    "monetory": "currency",
-    "monetary": "currency",
-    "single_options": "dropdown",
-    "large_text": "text",
+    "large_text": "text",  # HighLevel
+    "monetary": "currency",  # HighLevel's MONETORY, spelled right
+    "checkbox": None,
 }
+
+
+def _kinds_from_registry() -> dict[str, Kind]:
+    """Each CRM spec's custom_field_kinds (type as the CRM names it -> field kind),
+    case-folded, as the kinds this module checks."""
+    from integrations.crm.registry import CRMS
+
+    kinds: dict[str, Kind | None] = {}
+    for spec in CRMS.values():
+        for raw_type, field_kind in spec.custom_field_kinds.items():
+            kinds[raw_type.casefold()] = _BY_FIELD_KIND.get(field_kind)
+    kinds.update(_MORE_KINDS)
+    return {raw: kind for raw, kind in kinds.items() if kind is not None}
+
+
+_KINDS: dict[str, Kind] = _kinds_from_registry()
 # Text limits where the vendor documents one (Keap "Text" is a 255-character field).
 _TEXT_LIMITS = {"text": 255, "textarea": 65_535, "large_text": 65_535}
 _DEFAULT_TEXT_LIMIT = 65_535
@@ -90,6 +110,9 @@ def _options(raw: Any) -> tuple[str, ...]:
     return tuple(options)
 
 
+_TYPED_KINDS = frozenset({"whole_number", "decimal", "currency", "date", "yes_no"})
+
+
 def custom_value_check(spec: CustomFieldSpec, value: Any) -> tuple[Any, str]:
     """(value converted for the field, "") or (value as received, the problem)."""
     label = spec.name or spec.id
@@ -125,6 +148,26 @@ def custom_value_check(spec: CustomFieldSpec, value: Any) -> tuple[Any, str]:
     if len(text) > spec.max_length:
         return value, f"{label} holds at most {spec.max_length} characters"
     return text, ""
+
+
+def custom_value_checker(spec: CustomFieldSpec) -> Callable[[Any], tuple[Any, str]]:
+    """custom_value_check for one field, its kind decided once: a text field's string
+    and a whole number's string read directly, the rest by custom_value_check."""
+    check = partial(custom_value_check, spec)
+    limit = spec.max_length
+    if spec.kind is None or (spec.kind not in _TYPED_KINDS and spec.kind != "dropdown"):
+        too_long = f"{spec.name or spec.id} holds at most {limit} characters"
+
+        def text(value: Any) -> tuple[Any, str]:
+            if type(value) is not str:
+                return check(value)
+            stripped = value.strip()
+            if len(stripped) > limit:
+                return value, too_long
+            return stripped, ""
+
+        return text
+    return check
 
 
 def custom_mapping_check(*, target: str, constant: Any, catalogue: Mapping[str, Any]) -> list[str]:

@@ -53,6 +53,7 @@ def _region(country_alpha2: str, value: str) -> tuple[str, str] | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def place_from_lead(*, state: str, country_value: str) -> Place:
     """Resolve a lead's state and country. An unknown state is kept as written."""
     codes = country(country_value) if country_value else country(DEFAULT_COUNTRY)

@@ -18,13 +18,14 @@ Rule sets gate a mapping, a tag or campaign, a step (its criteria), and filter s
 from __future__ import annotations
 
 import dataclasses
+import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from .context import context_value
+from .context import context_getter, context_value
 from .places import country
 from .values import (
     FORMATS,
@@ -297,12 +298,18 @@ def _region(context: Mapping[str, Any]) -> str:
     """The country phones and postal codes are read for: the lead's country, else the
     account's or flow's default region (`system.region`), else the US."""
     lead = context.get("lead")
-    written = lead.get("country") if isinstance(lead, Mapping) else None
+    if type(lead) is dict or isinstance(lead, Mapping):
+        written = lead.get("country")
+    else:
+        written = None
     codes = country(written) if isinstance(written, str) and len(written) < 60 else None
     if codes is not None:
         return codes[0]
     system = context.get("system")
-    region = system.get("region") if isinstance(system, Mapping) else None
+    if type(system) is dict or isinstance(system, Mapping):
+        region = system.get("region")
+    else:
+        region = None
     return region if isinstance(region, str) and region else "US"
 
 
@@ -333,11 +340,15 @@ def condition_holds(condition: Condition, actual: Any, *, region: str = "US") ->
 
 
 def _scalars(actual: Any) -> list[Any]:
-    if isinstance(actual, list | tuple):
-        return [a for a in actual if not isinstance(a, list | tuple | dict)]
+    if isinstance(actual, _SEQUENCES):
+        return [a for a in actual if not isinstance(a, _CONTAINERS)]
     if isinstance(actual, dict):
         return []
     return [actual]
+
+
+_SEQUENCES = (list, tuple)  # tuples of types: faster isinstance than `list | tuple`
+_CONTAINERS = (list, tuple, dict)
 
 
 def _equals(condition: Condition, actual: Any) -> bool:
@@ -372,7 +383,7 @@ def _included(condition: Condition, actual: Any) -> bool:
 
 
 def _contains(condition: Condition, actual: Any) -> bool:
-    if isinstance(actual, list | tuple):
+    if isinstance(actual, _SEQUENCES):
         return _equals(condition, actual)
     return condition.text in as_text(actual).casefold()
 
@@ -394,6 +405,65 @@ _CHECKS: dict[str, Callable[[Condition, Any], bool]] = {
     "false": lambda c, a: parse_bool(a) is False,
 }
 
+# --- compiled: a rule set as one function of the context ------------------------------
+
+Predicate = Callable[[Mapping[str, Any]], bool]
+_NUMBER_TESTS: dict[str, Callable[[Any, Any], bool]] = {
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
+}
+
+
+def rules_predicate(ruleset: RuleSet) -> Predicate:
+    """rules_evaluate(ruleset, context) as a function built once: the conditions'
+    paths, operators and values are bound when it is built, not read per lead."""
+    if not ruleset.conditions:
+        return lambda context: True
+    items = [
+        rules_predicate(item) if isinstance(item, RuleSet) else _condition_predicate(item)
+        for item in ruleset.conditions
+    ]
+    if len(items) == 1:
+        return items[0]
+    if ruleset.match == "all":
+
+        def holds_all(context: Mapping[str, Any]) -> bool:
+            for item in items:
+                if not item(context):
+                    return False
+            return True
+
+        return holds_all
+
+    def holds_any(context: Mapping[str, Any]) -> bool:
+        for item in items:
+            if item(context):
+                return True
+        return False
+
+    return holds_any
+
+
+def _condition_predicate(condition: Condition) -> Predicate:
+    get = context_getter(condition.path)
+    op = condition.operator
+    if op in ("valid", "invalid"):
+        fmt, wanted = str(condition.value), op == "valid"
+        return lambda context: is_valid(get(context), fmt, region=_region(context)) is wanted
+    if op in _NUMBER_TESTS and condition.number is not None:
+        test, limit = _NUMBER_TESTS[op], condition.number
+
+        def compare_number(context: Mapping[str, Any]) -> bool:
+            number = parse_number(get(context))
+            return number is not None and test(number, limit)
+
+        return compare_number
+    check = _CHECKS[op]
+    return lambda context: check(condition, get(context))
+
+
 __all__ = [
     "EMPTY",
     "OPERATORS",
@@ -407,6 +477,7 @@ __all__ = [
     "condition_holds",
     "rules_evaluate",
     "rules_explain",
+    "rules_predicate",
     "ruleset_from_data",
     "ruleset_to_data",
 ]

@@ -137,6 +137,14 @@ class StepConfig:
     catalogue: Mapping[str, Any] = field(default_factory=dict)
     custom_fields: Mapping[str, CustomFieldSpec] = field(default_factory=dict)
     problems: tuple[str, ...] = ()  # configuration that could not be loaded
+    # The compiled mapper (step_compiled.step_mapper), built on first use: derived
+    # from the fields above, so not compared, shown, copied or pickled.
+    _mapper: Any = field(default=None, init=False, compare=False, repr=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_mapper", None)
+        return state
 
 
 def _rules(data: object, where: str) -> tuple[RuleSet, str]:

@@ -32,48 +32,31 @@ from .context import context_value
 from .custom_fields import custom_value_check
 from .places import place_from_lead
 from .rules import RuleSet, RuleTrace, rules_evaluate, rules_explain
-from .step_config import EXTRA_STANDARD, STANDARD_FIELDS, MappingConfig, StepConfig, preserve_key
-from .templates import TemplateError, template_scope
+from .step_compiled import step_mapper
+from .step_config import MappingConfig, StepConfig, preserve_key
+from .step_result import (
+    CRITERIA_NOT_MET,
+    DEFAULT_ON_INVALID,
+    EMAIL_OR_PHONE_REQUIRED,
+    OPTION_KEYS,
+    SKIP_REASONS,
+    STANDARD_NAMES,
+    Decision,
+    MappedStep,
+    Skip,
+)
+from .template_compiler import Scope
+from .templates import TemplateError
 from .values import as_text, is_blank
 
-_STANDARD_NAMES = (*STANDARD_FIELDS, *EXTRA_STANDARD)
-# Without a mapping saying otherwise: what an invalid standard value does.
-_DEFAULT_ON_INVALID = {"email": "skip", "dob": "skip"}
-_SKIP_REASONS = {"email": "invalid email", "dob": "invalid date of birth"}
-CRITERIA_NOT_MET = "step criteria not met"
-EMAIL_OR_PHONE_REQUIRED = "email or phone required"
-
-
-@dataclass(frozen=True)
-class Decision:
-    """Whether a tag or campaign applies to this lead, and the rule that decided."""
-
-    kind: str  # "tag" or a CampaignKind value
-    action: str
-    item_id: str
-    name: str
-    applies: bool
-    rule: RuleTrace | None = None  # None: no rule (always), or not explained
-    sequence_id: str = ""  # Keap REST campaign sequences
-
-
-@dataclass(frozen=True)
-class MappedStep:
-    contact: ContactData | None  # None when skipped
-    plan: StepPlan | None
-    decisions: tuple[Decision, ...] = ()
-    messages: tuple[str, ...] = ()  # validation messages (no lead data in them)
-    skip_reason: str = ""  # a fixed, countable phrase
-    criteria: RuleTrace | None = None
-
-    @property
-    def skipped(self) -> bool:
-        return bool(self.skip_reason)
-
-
-class _Skip(Exception):
-    def __init__(self, reason: str):
-        self.reason = reason
+__all__ = [
+    "CRITERIA_NOT_MET",
+    "EMAIL_OR_PHONE_REQUIRED",
+    "Decision",
+    "MappedStep",
+    "step_map",
+    "step_map_interpreted",
+]
 
 
 @dataclass
@@ -82,20 +65,20 @@ class _Work:
     context: Mapping[str, Any]
     lead: Mapping[str, Any]
     values: dict[str, Any]
-    on_invalid: dict[str, str] = field(default_factory=lambda: dict(_DEFAULT_ON_INVALID))
+    on_invalid: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ON_INVALID))
     front_phones: list[Any] = field(default_factory=list)
     attributes: dict[str, Any] = field(default_factory=dict)
     custom: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     preserve: set[str] = field(default_factory=set)
     messages: list[str] = field(default_factory=list)
-    scope: dict[str, Any] | None = None
+    scope: Scope | None = None
 
     def invalid(self, policy: str, label: str, problem: str, reason: str) -> bool:
         """Apply an on-invalid policy. True: send the value as received."""
         if policy == "skip":
             self.messages.append(f"{label}: {problem}; the step is skipped")
-            raise _Skip(reason)
+            raise Skip(reason)
         if policy == "drop":
             self.messages.append(f"{label}: {problem}; left out")
             return False
@@ -106,7 +89,19 @@ class _Work:
 def step_map(
     *, config: StepConfig, context: Mapping[str, Any], explain: bool = False
 ) -> MappedStep:
-    """Map one lead for one step. Never raises; `explain` adds rule traces (previews)."""
+    """Map one lead for one step. Never raises; `explain` adds rule traces (previews).
+
+    Without `explain`, the step's compiled mapper does it (step_compiled.py: built once
+    per StepConfig, the same result as step_map_interpreted, which the tests pin)."""
+    if explain:
+        return step_map_interpreted(config=config, context=context, explain=True)
+    return step_mapper(config)(context)
+
+
+def step_map_interpreted(
+    *, config: StepConfig, context: Mapping[str, Any], explain: bool = False
+) -> MappedStep:
+    """The mapper read as a specification: each rule, mapping and normaliser in turn."""
     criteria = rules_explain(config.criteria, context) if explain else None
     met = criteria.matched if criteria is not None else rules_evaluate(config.criteria, context)
     messages = [f"configuration: {p}" for p in config.problems]
@@ -119,7 +114,7 @@ def step_map(
         for mapping in config.mappings:
             _apply(work, mapping)
         contact = _contact(work)
-    except _Skip as skip:
+    except Skip as skip:
         return MappedStep(None, None, (), tuple(work.messages), skip.reason, criteria)
     decisions = tuple(_decide(config, context, explain))
     plan = _plan(config, decisions, frozenset(work.preserve))
@@ -127,7 +122,7 @@ def step_map(
 
 
 def _standard_values(config: StepConfig, lead: Mapping[str, Any]) -> dict[str, Any]:
-    values = {n: lead.get(n) for n in _STANDARD_NAMES if n not in config.standard_off}
+    values = {n: lead.get(n) for n in STANDARD_NAMES if n not in config.standard_off}
     if is_blank(values.get("first_name")) and is_blank(values.get("last_name")):
         full = lead.get("full_name") or lead.get("name")
         if isinstance(full, str) and full.strip():
@@ -148,8 +143,8 @@ def _value(work: _Work, mapping: MappingConfig) -> Any:
         if mapping.template is None:
             raise TemplateError(mapping.problem or "the template does not compile")
         if work.scope is None:
-            work.scope = template_scope(work.context, work.config.catalogue)
-        return mapping.template.render_scope(work.scope)
+            work.scope = Scope(work.context, work.config.catalogue)
+        return mapping.template.render_for(work.scope)
     found = context_value(work.lead, mapping.path)
     return context_value(work.context, mapping.source) if found is None else found
 
@@ -253,14 +248,14 @@ def _contact(work: _Work) -> ContactData:
         setattr(contact, name, value)
     contact.custom_fields, contact.extra = work.custom, work.extra
     if not contact.email and not contact.phones:
-        raise _Skip(EMAIL_OR_PHONE_REQUIRED)
+        raise Skip(EMAIL_OR_PHONE_REQUIRED)
     return contact
 
 
 def _keep(work: _Work, name: str, problem: str) -> bool:
     """An invalid standard value: True when it is to be sent as received."""
     policy = work.on_invalid.get(name, "send")
-    reason = _SKIP_REASONS.get(name, f"invalid value for {name}")
+    reason = SKIP_REASONS.get(name, f"invalid value for {name}")
     return work.invalid(policy, name, problem, reason)
 
 
@@ -289,16 +284,6 @@ def _holds(
     return rules_evaluate(rules, context), None
 
 
-_OPTION_KEYS = {
-    ("tag", "remove"): "remove_tag_ids",
-    ("followup_sequence", "pause"): "pause_sequence_ids",
-    ("followup_sequence", "resume"): "resume_sequence_ids",
-    ("followup_sequence", "remove"): "remove_sequence_ids",
-    ("action_set", "start"): "action_set_ids",
-    ("highlevel_workflow", "start"): "workflow_ids",
-}
-
-
 def _plan(
     config: StepConfig, decisions: tuple[Decision, ...], preserve: frozenset[str]
 ) -> StepPlan:
@@ -314,8 +299,8 @@ def _plan(
             sequences.append({"campaign_id": d.item_id, "sequence_id": d.sequence_id})
         elif d.action == "start" and d.kind in ("followup_sequence", "highlevel_campaign"):
             sequences.append({"campaign_id": d.item_id})
-        elif (d.kind, d.action) in _OPTION_KEYS:
-            options.setdefault(_OPTION_KEYS[(d.kind, d.action)], []).append(d.item_id)
+        elif (d.kind, d.action) in OPTION_KEYS:
+            options.setdefault(OPTION_KEYS[(d.kind, d.action)], []).append(d.item_id)
     return StepPlan(
         action=config.action,
         duplicate_match=config.duplicate_match,

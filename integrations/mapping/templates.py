@@ -29,6 +29,7 @@ from liquid.exceptions import FilterError, LiquidError
 from liquid.filter import with_context
 from liquid.stringify import to_liquid_string
 
+from .template_compiler import Compiled, LookupMiss, Scope, Unsupported, compile_template
 from .values import as_text, parse_number
 
 MAX_OUTPUT_CHARS = 16_384
@@ -132,6 +133,7 @@ ENVIRONMENT = _Environment()
 for _name, (_lists, _what) in LOOKUPS.items():
     ENVIRONMENT.add_filter(_name, _lookup_filter(_lists, _what))
 ENVIRONMENT.add_filter("lookup", _generic_lookup)
+_LOOKUP_FILTERS = frozenset({*LOOKUPS, "lookup"})  # they read only the catalogue
 
 
 # --- numbers given as strings compare as numbers -------------------------------------
@@ -208,16 +210,39 @@ class Template:
     source: str
     compiled: Any  # liquid.BoundTemplate
     plain: tuple[Part, ...] | None = None  # see _plain_parts
+    # The common shapes as closures (template_compiler), None: Liquid renders it.
+    fast: Compiled | None = None
 
     def render(
         self, context: Mapping[str, Any], *, catalogue: Mapping[str, Any] | None = None
     ) -> str:
         """Render with the lead context. Raises TemplateError (limits, a lookup that
         found nothing, a filter given the wrong kind of value)."""
-        return self.render_scope(template_scope(context, catalogue))
+        return self.render_for(Scope(context, catalogue))
+
+    def render_for(self, scope: Scope) -> str:
+        """Render for a lead's Scope (shared by a step's templates): by the compiled
+        closures when the template has one, else (or when they step aside) as
+        render_scope does. Both give the same text and the same errors."""
+        if self.fast is not None:
+            try:
+                return self.fast.render(scope).strip()
+            except LookupMiss as miss:
+                if miss.written * 4 <= MAX_OUTPUT_CHARS:  # Liquid's limit not reached
+                    miss.error.token = miss.token  # as Liquid's render loop does
+                    raise _template_error(miss.error, self.source) from None
+            except Exception:  # noqa: BLE001 - Fallback, or an error Liquid will report
+                pass
+        return self.render_scope(template_scope(scope.context, scope.catalogue))
+
+    def inputs(self, scope: Scope) -> tuple[Any, ...] | None:
+        """A key for memoising this template's result for one catalogue: equal keys,
+        equal output (or error). None: do not memoise (see Compiled.inputs)."""
+        return self.fast.key(scope) if self.fast is not None else None
 
     def render_scope(self, scope: Mapping[str, Any]) -> str:
-        """Render with a scope from template_scope (built once per lead)."""
+        """Render with a scope from template_scope: the reference path (the plain
+        look-ups below, else Liquid's interpreter)."""
         if self.plain is not None:
             out = "".join(
                 part
@@ -274,7 +299,11 @@ def template_compile(source: str) -> Template:
     for name, spans in filters.items():
         if name not in ENVIRONMENT.filters:
             raise _position(f"unknown filter {name!r}", source, spans[0].index if spans else -1)
-    return Template(source, compiled, _plain_parts(source))
+    try:
+        fast = compile_template(compiled.nodes, ENVIRONMENT, lookup_filters=_LOOKUP_FILTERS)
+    except Unsupported:
+        fast = None
+    return Template(source, compiled, _plain_parts(source), fast)
 
 
 def template_check(source: str) -> list[str]:

@@ -47,12 +47,20 @@ class TagRule(models.Model):
             raise ValidationError({"action": f"{label} cannot {self.action} tags."})
 
 
-class CampaignKind(models.TextChoices):
-    KEAP_SEQUENCE = "keap_sequence", "Keap campaign sequence"
-    FOLLOWUP_SEQUENCE = "followup_sequence", "Keap follow-up sequence (XML-RPC)"
-    ACTION_SET = "action_set", "Keap action set (XML-RPC)"
-    HIGHLEVEL_WORKFLOW = "highlevel_workflow", "HighLevel workflow"
-    HIGHLEVEL_CAMPAIGN = "highlevel_campaign", "HighLevel campaign"
+def _campaign_kinds() -> list[tuple[str, tuple[str, str]]]:
+    """Each campaign rule kind a recipient's spec lists (all but tags), once, labelled
+    with the recipient it belongs to: "Keap XML-RPC ContactService: Action sets"."""
+    kinds: dict[str, str] = {}
+    for recipient in RECIPIENTS.values():
+        for lst in recipient.lists:
+            if lst.kind != "tag":
+                kinds.setdefault(lst.kind, f"{recipient.label}: {lst.label}")
+    return [(kind.upper(), (kind, label)) for kind, label in kinds.items()]
+
+
+# The campaign rule kinds, read from the CRM registry (integrations.crm): KEAP_SEQUENCE,
+# FOLLOWUP_SEQUENCE, ACTION_SET, HIGHLEVEL_WORKFLOW, HIGHLEVEL_CAMPAIGN today.
+CampaignKind = models.TextChoices("CampaignKind", _campaign_kinds())  # type: ignore[call-overload]
 
 
 # Which recipient runs each kind (its spec's `lists`, in integrations.crm).
@@ -113,9 +121,9 @@ class CampaignRule(models.Model):
         recipient = getattr(getattr(self, "step", None), "recipient", "")
         if needed is not None and recipient and recipient != needed:
             errors["kind"] = f"{self.get_kind_display()} needs the {needed.label} recipient."
-        if self.kind == CampaignKind.KEAP_SEQUENCE and not self.sequence_id:
+        if self.kind == "keap_sequence" and not self.sequence_id:
             errors["sequence_id"] = "A Keap campaign sequence needs its sequence id."
         if recipient and self.kind and self.action not in list_actions(recipient, self.kind):
-            errors["action"] = f"A {self.get_kind_display()} cannot be told to {self.action}."
+            errors["action"] = f"{self.get_kind_display()} cannot be told to {self.action}."
         if errors:
             raise ValidationError(errors)
