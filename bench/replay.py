@@ -98,6 +98,8 @@ def bench_env(db_url: str, broker: str, base_url: str) -> dict[str, str]:
         "BENCH_API_KEY": API_KEY,
         "BENCH_ACCOUNT_RATE": str(ACCOUNT_RATE),
         "BENCH_FAILED": str(FAILED),
+        # The run's own rate windows: an earlier run's calls never count against it.
+        "RATELIMIT_KEY_PREFIX": f"leadflow-bench-replay-{time.time_ns()}:rl:",
     }
 
 
