@@ -10,6 +10,9 @@ bound, on PostgreSQL + Redis and in the embedded setup of `make run`.
                                   300 leads posted at once to the HighLevel demo flow; >= 20
     sweeper_resends               deliveries the sweeper woke again in that run (0: no
                                   wake-up was lost, none was sent twice)
+
+BENCH_DELIVERY_PARTS=embedded runs the embedded part alone (no PostgreSQL or Redis
+needed), =server the PostgreSQL + Redis part alone; unset, both run (the default).
 """
 
 from __future__ import annotations
@@ -55,18 +58,37 @@ SANDBOX_OFF = {
 PER_WORKER_LEADS, OVERHEAD_LEADS, EMBEDDED_LEADS = 60, 60, 300
 
 
+PARTS = ("server", "embedded")
+TARGETS = {
+    "delivery_overhead_ms": lambda v: v <= 5,
+    "embedded_deliveries_per_s": lambda v: v >= 20,
+    "sweeper_resends": lambda v: v == 0,
+}
+
+
+def parts() -> tuple[str, ...]:
+    """The parts BENCH_DELIVERY_PARTS names (comma-separated), all of them when unset."""
+    raw = os.environ.get("BENCH_DELIVERY_PARTS", "").strip()
+    if not raw:
+        return PARTS
+    chosen = tuple(p.strip() for p in raw.split(",") if p.strip())
+    unknown = set(chosen) - set(PARTS)
+    if unknown:
+        raise Failed(f"BENCH_DELIVERY_PARTS: unknown part {sorted(unknown)[0]!r} (of {PARTS})")
+    return chosen
+
+
 def run() -> int:
-    database_url, broker_url = require_backends()
-    figures = {}
-    figures.update(server_stack(database_url, broker_url))
-    figures.update(embedded_stack())
+    chosen = parts()
+    figures: dict[str, float] = {}
+    if "server" in chosen:
+        database_url, broker_url = require_backends()
+        figures.update(server_stack(database_url, broker_url))
+    if "embedded" in chosen:
+        figures.update(embedded_stack())
     for name, value in figures.items():
         print(f"{name}: {value:.2f}" if isinstance(value, float) else f"{name}: {value}")
-    ok = (
-        figures["delivery_overhead_ms"] <= 5
-        and figures["embedded_deliveries_per_s"] >= 20
-        and figures["sweeper_resends"] == 0
-    )
+    ok = all(check(figures[name]) for name, check in TARGETS.items() if name in figures)
     return 0 if ok else 1
 
 
@@ -161,8 +183,9 @@ def embedded_stack() -> dict[str, float]:
                 what="the embedded burst",
             )
             first, last = sqlite_span(db, prefix)
+            cpu = {name: session_cpu_s(proc.pid) for name, proc in procs.items()}
         finally:
-            for proc in procs:
+            for proc in procs.values():
                 stop(proc)
         log = (var_dir / "worker.log").read_text(errors="replace")
     resends = sum(
@@ -172,15 +195,16 @@ def embedded_stack() -> dict[str, float]:
     )
     span = (last - first).total_seconds()
     print(f"# embedded: {EMBEDDED_LEADS} HighLevel leads, first post to last outcome {span:.1f}s")
+    print("# embedded CPU (s, whole run): " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()))
     return {"embedded_deliveries_per_s": EMBEDDED_LEADS / span, "sweeper_resends": resends}
 
 
-def start_procfile(env: dict[str, str], var_dir: Path, port: int) -> list[subprocess.Popen]:
+def start_procfile(env: dict[str, str], var_dir: Path, port: int) -> dict[str, subprocess.Popen]:
     """The Procfile's processes, started as `make run` (honcho) starts them: each line's
     command through the shell, from the project root, with LEADFLOW_PORT set. Only
     beat's schedule file moves into the run's own folder."""
     env = {**env, "LEADFLOW_PORT": str(port)}
-    procs = []
+    procs = {}
     for line in (ROOT / "Procfile").read_text().splitlines():
         name, sep, command = line.partition(":")
         if not sep or not name.strip() or name.lstrip().startswith("#"):
@@ -189,18 +213,30 @@ def start_procfile(env: dict[str, str], var_dir: Path, port: int) -> list[subpro
             "--schedule=var/celerybeat-schedule", f"--schedule={var_dir / 'celerybeat-schedule'}"
         )
         with open(var_dir / f"{name.strip()}.log", "ab") as out:
-            procs.append(
-                subprocess.Popen(
-                    # exec: the process to stop and wait for is the command itself.
-                    ["/bin/sh", "-c", f"exec {command}"],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+            procs[name.strip()] = subprocess.Popen(
+                # exec: the process to stop and wait for is the command itself.
+                ["/bin/sh", "-c", f"exec {command}"],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
     return procs
+
+
+def session_cpu_s(sid: int) -> float:
+    """User + system CPU seconds of the live processes in session `sid` (Linux /proc;
+    0 elsewhere): a Procfile line's process and its children."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid:  # fields after the name: state ppid pgrp session ...
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def answers(port: int) -> bool:

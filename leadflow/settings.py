@@ -115,9 +115,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
     # runserver opens a thread (so a connection) per request: persistent connections
-    # are off by default. The Procfile's worker turns them on (DB_CONN_MAX_AGE): its
-    # processes are long-lived, and reopening the file (and its PRAGMAs) for every task
-    # is wasted work.
+    # are off by default. The Procfile's processes turn them on (DB_CONN_MAX_AGE): the
+    # worker's processes and the web server's 16 threads are long-lived, and reopening
+    # the file (and its PRAGMAs) for every task or request is wasted work.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))

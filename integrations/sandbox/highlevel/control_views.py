@@ -83,6 +83,7 @@ def location_control(request: HttpRequest) -> HttpResponse:
         return _bad('expected {"allow_duplicates": true|false}')
     location = seed.ensure_seeded()
     Location.objects.filter(pk=location.pk).update(allow_duplicates=spec["allow_duplicates"])
+    seed.forget()
     return JsonResponse({"locationId": location.pk, "allow_duplicates": spec["allow_duplicates"]})
 
 

@@ -158,8 +158,11 @@ def stats() -> dict[str, int]:
 
 def reset() -> None:
     """Disarm every fault, restore the default limits, zero the counters and windows."""
-    from . import ratelimit  # the rate windows are part of "everything back to normal"
+    # The rate windows are part of "everything back to normal", and the location is
+    # read again from the database.
+    from . import ratelimit, seed
 
     with _LOCK:
         cache.delete_many([_FAULTS, _STATS, _CONFIG])
     ratelimit.reset()
+    seed.forget()

@@ -70,6 +70,13 @@ class Contact(models.Model):
 
     class Meta:
         ordering = ["date_added", "id"]
+        # The duplicate check (store.find_match) looks a contact up by location and
+        # email, then by location and phone: without these SQLite walks the location's
+        # index, i.e. every contact, for each create and upsert.
+        indexes = [
+            models.Index(fields=["location", "email_lower"], name="sbx_hl_contact_loc_email"),
+            models.Index(fields=["location", "phone"], name="sbx_hl_contact_loc_phone"),
+        ]
 
     def __str__(self) -> str:
         return self.name or self.email or self.id

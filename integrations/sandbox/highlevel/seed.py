@@ -1,11 +1,21 @@
 """The sandbox's fixed catalogue: one location with custom fields, workflows, campaigns
 and users. Created lazily on first use and safe to run again, because test runs
 truncate the tables between tests.
+
+Every API request starts with ensure_seeded(), so the process remembers the location
+once it is committed, and asks the database again after forget(): the sandbox's reset,
+a change of the location's settings (_control/location), or a flush (post_migrate, as
+test runs empty the tables). A generation in the cache tells the other processes
+sharing that cache. The memo is set only on commit, so a seeding rolled back (a test's
+transaction) is never remembered.
 """
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 
 from .models import Campaign, CustomField, Location, User, Workflow
@@ -58,8 +68,37 @@ def location_id() -> str:
     return settings.SANDBOX_HIGHLEVEL_LOCATION_ID
 
 
+_GENERATION = "sandbox_highlevel:location_generation"
+# (cache generation, location id, the location), or None: replaced whole, never mutated,
+# so the server's threads read it without a lock.
+_memo: tuple[str | None, str, Location] | None = None
+
+
 def ensure_seeded() -> Location:
     """Return the sandbox location, creating it and its catalogue if missing."""
+    generation = cache.get(_GENERATION)
+    memo = _memo
+    if memo is not None and memo[:2] == (generation, location_id()):
+        return memo[2]
+    location = _load_or_create()
+    transaction.on_commit(lambda: _remember(generation, location))
+    return location
+
+
+def forget(**_signal_kwargs: object) -> None:
+    """Make every process sharing the cache read the location again on its next use."""
+    global _memo
+    _memo = None
+    cache.set(_GENERATION, uuid.uuid4().hex, None)
+
+
+def _remember(generation: str | None, location: Location) -> None:
+    global _memo
+    if cache.get(_GENERATION) == generation:  # no forget() since it was read
+        _memo = (generation, location.pk, location)
+
+
+def _load_or_create() -> Location:
     location = Location.objects.filter(pk=location_id()).first()
     if location is not None:
         return location
