@@ -77,13 +77,6 @@ def history():
     return good, poor
 
 
-@pytest.fixture
-def admin_client(client):
-    user = get_user_model().objects.create_superuser("boss", "boss@example.com", "long-pass-123")
-    client.force_login(user)
-    return client
-
-
 def table(html: str) -> list[list[dict]]:
     parser = TableParser()
     parser.feed(html)

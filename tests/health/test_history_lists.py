@@ -4,7 +4,6 @@ finished-date range the dashboard links to, capped counts; and the lead's journe
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from integrations.admin import listing
@@ -15,13 +14,6 @@ pytestmark = pytest.mark.django_db
 
 DELIVERIES = "/admin/integrations/delivery/"
 LEADS = "/admin/integrations/lead/"
-
-
-@pytest.fixture
-def admin_client(client):
-    user = get_user_model().objects.create_superuser("boss", "boss@example.com", "long-pass-123")
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

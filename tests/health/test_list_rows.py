@@ -23,13 +23,6 @@ LEADS = "/admin/integrations/lead/"
 
 
 @pytest.fixture
-def admin_client(client):
-    user = get_user_model().objects.create_superuser("boss", "boss@example.com", "long-pass-123")
-    client.force_login(user)
-    return client
-
-
-@pytest.fixture
 def rows():
     """Deliveries with every kind of cell: blanks, nulls, each boolean, a pending one
     with no outcome, an email that needs escaping, a lead with no email."""
