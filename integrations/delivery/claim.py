@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
 from integrations.models import Delivery, DeliveryStatus
 
-from .rows import column, prep, rows_update
+from .rows import column, prep, update_statement
 
 
 def new_lease_owner() -> str:
@@ -30,13 +32,11 @@ def claimable(now: datetime) -> Q:
     )
 
 
-def delivery_claim(*, delivery_id: int, owner: str, now: datetime | None = None) -> bool:
-    """Take the lease on one delivery. True when this caller now owns it."""
-    now = now or timezone.now()
-    # `claimable(now)` in plain SQL (the engine's hot path, see .rows); the attempt is
-    # counted by the same UPDATE.
+def claim_statement(*, delivery_id: int, owner: str, now: datetime) -> tuple[str, list[Any]]:
+    """The claim's UPDATE and its arguments: `claimable(now)` in plain SQL (the engine's
+    hot path, see .rows); the attempt is counted by the same UPDATE."""
     at, status = prep(Delivery, "next_attempt_at", now), column(Delivery, "status")
-    updated = rows_update(
+    return update_statement(
         Delivery,
         {
             "status": DeliveryStatus.IN_PROGRESS,
@@ -51,4 +51,12 @@ def delivery_claim(*, delivery_id: int, owner: str, now: datetime | None = None)
         params=[delivery_id, DeliveryStatus.PENDING, at, DeliveryStatus.IN_PROGRESS, at],
         increment=("attempt_count",),
     )
-    return updated == 1
+
+
+def delivery_claim(*, delivery_id: int, owner: str, now: datetime | None = None) -> bool:
+    """Take the lease on one delivery. True when this caller now owns it. (The engine
+    claims and loads in one round trip where it can: integrations.delivery.load.)"""
+    sql, args = claim_statement(delivery_id=delivery_id, owner=owner, now=now or timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, args)
+        return bool(cursor.rowcount == 1)

@@ -5,13 +5,14 @@ No network call happens inside a database transaction: the claim commits first, 
 CRM calls run in autocommit mode, and the outcome is recorded in one short
 transaction afterwards.
 
-The path is short in statements, because each one costs more in Python than in the
-database: the claim (one UPDATE), the delivery with everything it reads (one SELECT,
-integrations.delivery.load), the step's configuration rows (one SELECT; the StepConfig
-itself is cached per process, see integrations.mapping.selectors), a progress UPDATE
-before each CRM call that follows a change, and the outcome: the delivery's UPDATE
-(with the last progress and the step's version), its attempts' INSERT, the counter's
-upsert and the lead's next step or end, in one transaction.
+The path is short in round trips, because each one costs more in Python than in the
+database: the claim, the delivery with everything it reads and the step's
+configuration rows (one batch on PostgreSQL, committed asynchronously; three
+statements elsewhere; see integrations.delivery.load; the StepConfig itself is cached
+per process, see integrations.mapping.selectors), a progress UPDATE before each CRM
+call that follows a change (asynchronous too), and the outcome, durably: the
+delivery's UPDATE (with the last progress and the step's version), its attempts'
+INSERT, the counter's upsert and the lead's next step or end, in one transaction.
 """
 
 from __future__ import annotations
@@ -42,10 +43,10 @@ from integrations.models import (
 )
 
 from .autopause import autopause_hold_reason, autopause_note
-from .claim import delivery_claim, new_lease_owner
+from .claim import new_lease_owner
 from .enqueue import delivery_enqueue_on_commit, wake_up_time
 from .flow import flow_advance, flow_gate
-from .load import Loaded, delivery_load
+from .load import Loaded, delivery_claim_load
 from .progress import delivery_operations, lease_held
 from .ratelimit import account_gate
 from .retry import may_retry, next_attempt_at, retry_delay_seconds, retry_schedule
@@ -85,10 +86,8 @@ def delivery_attempt(*, delivery_id: int) -> Delivery | None:
     """Claim, call the CRM, record the outcome. Safe to call twice: a second caller
     finds the delivery claimed or done and returns without calling the CRM."""
     owner = new_lease_owner()
-    if not delivery_claim(delivery_id=delivery_id, owner=owner):
-        return None
-    loaded = delivery_load(delivery_id=delivery_id)
-    if loaded is None:  # deleted since the claim (its lead was purged)
+    loaded = delivery_claim_load(delivery_id=delivery_id, owner=owner, now=timezone.now())
+    if loaded is None:  # someone else has it, it is not due, or its lead was purged
         return None
     delivery = loaded.delivery
     work = _Attempt(
@@ -130,6 +129,7 @@ def _run(work: _Attempt) -> Verdict:
     mapped = delivery_map(
         delivery=delivery,
         config_stamp=loaded.config_stamp,
+        config_parts=loaded.config_parts,
         earlier_outcomes=loaded.earlier_outcomes,
     )
     if mapped.contact is None or mapped.plan is None:

@@ -12,7 +12,9 @@ configurations.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -24,10 +26,12 @@ from integrations.mapping.selectors import (
     ACCOUNT_CONFIG_COLUMNS,
     FLOW_CONFIG_COLUMNS,
     STEP_CONFIG_COLUMNS,
+    step_parts_sql,
 )
 from integrations.models import Account, Delivery, Flow, Lead, Source, Step, StepKind
 
-from .rows import Columns, column, table
+from .claim import claim_statement
+from .rows import ASYNC_COMMIT, Columns, asynchronous_commit, column, table
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,9 @@ class Loaded:
     earlier_outcomes: bool
     revision_id: int | None
     config_stamp: tuple[Any, ...]
+    # The step's configuration rows, when they were read with the delivery (see
+    # delivery_claim_load); None: delivery_map reads them.
+    config_parts: tuple[tuple[Any, ...], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -106,13 +113,61 @@ _COLUMNS = ("delivery", "lead", "step", "flow", "account", "source")
 def delivery_load(*, delivery_id: int) -> Loaded | None:
     """The delivery and everything its attempt reads (None: no such delivery)."""
     query = _query(connection.vendor)
-    step_type = ContentType.objects.get_for_model(Step)  # cached by Django
-    params: list[Any] = [True, StepKind.FILTER, True, DEFAULT_DB_ALIAS, step_type.pk, delivery_id]
     with connection.cursor() as cursor:
-        cursor.execute(query.sql, params)
+        cursor.execute(query.sql, _params(delivery_id))
         row = cursor.fetchone()
-    if row is None:
+    return None if row is None else _loaded(query, row)
+
+
+def delivery_claim_load(*, delivery_id: int, owner: str, now: datetime) -> Loaded | None:
+    """Claim the delivery (integrations.delivery.claim) and load it as delivery_load
+    does; None when it could not be claimed (someone else has it, or it is not due) or
+    no longer exists.
+
+    On PostgreSQL this is one round trip: the claim, the load and the step's
+    configuration rows (integrations.mapping.selectors.step_parts_raw) sent as one
+    batch, which runs as one implicit transaction, committed asynchronously (see
+    .rows.ASYNC_COMMIT: a claim lost with the database server only means the delivery
+    is claimed again). Elsewhere, three statements.
+    """
+    claim_sql, claim_args = claim_statement(delivery_id=delivery_id, owner=owner, now=now)
+    if not asynchronous_commit():
+        with connection.cursor() as cursor:
+            cursor.execute(claim_sql, claim_args)
+            claimed = cursor.rowcount == 1
+        return delivery_load(delivery_id=delivery_id) if claimed else None
+    query = _query(connection.vendor)
+    parts_sql = step_parts_sql(connection.vendor, _step_of_delivery())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"{ASYNC_COMMIT}{claim_sql}; {query.sql}; {parts_sql}",
+            [*claim_args, *_params(delivery_id), *[delivery_id] * 3],
+        )
+        cursor.nextset()  # past the SET
+        claimed = cursor.rowcount == 1
+        cursor.nextset()
+        row = cursor.fetchone()
+        cursor.nextset()
+        parts = tuple(tuple(r) for r in cursor.fetchall())
+    if not claimed or row is None:
         return None
+    return replace(_loaded(query, row), config_parts=parts)
+
+
+@cache
+def _step_of_delivery() -> str:
+    return (
+        f"(SELECT {column(Delivery, 'step')} FROM {table(Delivery)}"  # noqa: S608
+        f" WHERE {column(Delivery, 'id')} = %s)"
+    )
+
+
+def _params(delivery_id: int) -> list[Any]:
+    step_type = ContentType.objects.get_for_model(Step)  # cached by Django
+    return [True, StepKind.FILTER, True, DEFAULT_DB_ALIAS, step_type.pk, delivery_id]
+
+
+def _loaded(query: _Query, row: Sequence[Any]) -> Loaded:
     slices: dict[str, tuple[Any, ...]] = {}
     at = 0
     for name in _COLUMNS:
@@ -149,4 +204,4 @@ def delivery_load(*, delivery_id: int) -> Loaded | None:
     )
 
 
-__all__ = ["Loaded", "delivery_load"]
+__all__ = ["Loaded", "delivery_claim_load", "delivery_load"]

@@ -36,6 +36,9 @@ def delivery_operations(*, delivery: Delivery, owner: str) -> Operations:
             {"progress": state},
             where=lease_held(),
             params=[delivery.pk, owner, DeliveryStatus.IN_PROGRESS],
+            # Lost with the database server, the progress only means a repeated
+            # (idempotent) call; the outcome is recorded durably (see .rows).
+            durable=False,
         )
         if not kept:
             raise CrmError("lease lost", retryable=True)

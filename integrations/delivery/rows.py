@@ -86,6 +86,39 @@ def _update_sql(
     return f"UPDATE {table(model)} SET {', '.join(sets)} WHERE {where}"  # noqa: S608
 
 
+def update_statement(
+    model: type[Model],
+    values: Mapping[str, Any],
+    *,
+    where: str,
+    params: Sequence[Any],
+    increment: tuple[str, ...] = (),
+) -> tuple[str, list[Any]]:
+    """The SQL and arguments of `rows_update` (to run it, or to batch it, see
+    integrations.delivery.load)."""
+    names = tuple(values)
+    sql = _update_sql(model, names, increment, where, connection.vendor)
+    return sql, [*(prep(model, n, values[n]) for n in names), *params]
+
+
+# PostgreSQL: commit this write without waiting for its WAL to reach the disk
+# (https://www.postgresql.org/docs/current/wal-async-commit.html). It is visible to
+# every other session at once and a crash of a worker loses nothing; only a crash of
+# the database server itself may lose the last fraction of a second of such commits,
+# never the database's consistency. The engine uses it for writes whose loss costs no
+# more than a repeated, idempotent CRM call (the claim, the progress between calls);
+# the outcome always commits durably. Sent with the statement, in the same round trip:
+# several statements in one execute form one implicit transaction, which SET LOCAL
+# applies to.
+ASYNC_COMMIT = "SET LOCAL synchronous_commit TO OFF; "
+
+
+def asynchronous_commit() -> bool:
+    """Whether this database can commit a write asynchronously in the same round trip
+    (PostgreSQL through psycopg's client-side binding, Django's default; not SQLite)."""
+    return connection.vendor == "postgresql"
+
+
 def rows_update(
     model: type[Model],
     values: Mapping[str, Any],
@@ -93,15 +126,18 @@ def rows_update(
     where: str,
     params: Sequence[Any],
     increment: tuple[str, ...] = (),
+    durable: bool = True,
 ) -> int:
     """UPDATE `model` SET values (and `increment`ed columns) WHERE `where` (SQL with %s
     for `params`, which must be prepared already, see `prep`). Returns the number of
-    rows changed."""
-    names = tuple(values)
-    sql = _update_sql(model, names, increment, where, connection.vendor)
-    args = [prep(model, n, values[n]) for n in names]
+    rows changed. `durable=False`: an asynchronous commit where the database has one
+    (see ASYNC_COMMIT); meaningful only in autocommit mode."""
+    sql, args = update_statement(model, values, where=where, params=params, increment=increment)
+    batched = not durable and asynchronous_commit()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*args, *params])
+        cursor.execute(ASYNC_COMMIT + sql if batched else sql, args)
+        if batched:
+            cursor.nextset()  # past the SET, to the UPDATE's count
         return int(cursor.rowcount)
 
 
@@ -131,4 +167,15 @@ def rows_insert(objs: Sequence[Model]) -> None:
         cursor.execute(sql, params)
 
 
-__all__ = ["Columns", "column", "prep", "quote", "rows_insert", "rows_update", "table"]
+__all__ = [
+    "ASYNC_COMMIT",
+    "Columns",
+    "asynchronous_commit",
+    "column",
+    "prep",
+    "quote",
+    "rows_insert",
+    "rows_update",
+    "table",
+    "update_statement",
+]

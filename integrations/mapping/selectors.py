@@ -119,16 +119,17 @@ def _config_build(step: Step, rows: Sequence[PartRow]) -> StepConfig:
 
 
 @cache
-def _parts_sql(vendor: str) -> str:
+def step_parts_sql(vendor: str, step: str = "%s") -> str:
+    """The query of step_parts_raw; `step`: the SQL of the step's id (three times)."""
     q = connection.ops.quote_name
 
     def part(model: Any, tag: str, columns: Sequence[str]) -> str:
         meta = model._meta
         cols = ", ".join(q(meta.get_field(c).column) if c else "''" for c in columns)
         position, rules = q(meta.get_field("position").column), q(meta.get_field("rules").column)
-        step = q(meta.get_field("step").column)
+        step_id = q(meta.get_field("step").column)
         sql = f"SELECT '{tag}', {q(meta.pk.column)}, {position}, {cols}, {rules}"
-        return f"{sql} FROM {q(meta.db_table)} WHERE {step} = %s"
+        return f"{sql} FROM {q(meta.db_table)} WHERE {step_id} = {step}"
 
     mapping = ("value_kind", "source", "target", "on_existing", "on_invalid")
     tag = ("action", "tag_id", "name", "", "")
@@ -142,7 +143,7 @@ def step_parts_raw(*, step_id: int) -> tuple[PartRow, ...]:
     """The step's configuration rows as the database returns them (rules as JSON text),
     in one query: what the cache compares. (Plain SQL: the engine's hot path.)"""
     with connection.cursor() as cursor:
-        cursor.execute(_parts_sql(connection.vendor), [step_id] * 3)
+        cursor.execute(step_parts_sql(connection.vendor), [step_id] * 3)
         return tuple(tuple(row) for row in cursor.fetchall())
 
 
@@ -151,14 +152,18 @@ _cached: dict[int, tuple[tuple[Any, ...], StepConfig]] = {}
 _CACHE_MAX = 1000
 
 
-def step_config_cached(*, step: Step, stamp: tuple[Any, ...]) -> StepConfig:
+def step_config_cached(
+    *, step: Step, stamp: tuple[Any, ...], parts: tuple[PartRow, ...] | None = None
+) -> StepConfig:
     """The step's configuration, the same object as last time while it is unchanged.
 
     `stamp`: the raw values of STEP_CONFIG_COLUMNS, FLOW_CONFIG_COLUMNS and
     ACCOUNT_CONFIG_COLUMNS as read with `step` (its flow and account attached). One
-    query (the step's rows); the StepConfig is rebuilt only when something differs.
+    query (the step's rows, unless the caller read them already: `parts`, as
+    step_parts_raw returns them); the StepConfig is rebuilt only when something differs.
     """
-    parts = step_parts_raw(step_id=step.pk)
+    if parts is None:
+        parts = step_parts_raw(step_id=step.pk)
     key = (stamp, parts)
     found = _cached.get(step.pk)
     if found is not None and found[0] == key:
@@ -221,15 +226,16 @@ def delivery_map(
     *,
     delivery: Delivery,
     config_stamp: tuple[Any, ...] | None = None,
+    config_parts: tuple[PartRow, ...] | None = None,
     earlier_outcomes: bool = True,
 ) -> MappedStep:
     """Map a delivery's lead for its step (the engine's one call into mapping).
     With `config_stamp` (see step_config_cached) the step's configuration comes from
-    the per-process cache; `earlier_outcomes=False` skips that query (see
-    lead_context_load)."""
+    the per-process cache (`config_parts`: its rows, when the caller read them with the
+    delivery); `earlier_outcomes=False` skips that query (see lead_context_load)."""
     step = delivery.step
     if config_stamp is not None:
-        config = step_config_cached(step=step, stamp=config_stamp)
+        config = step_config_cached(step=step, stamp=config_stamp, parts=config_parts)
     else:
         config = step_config_load(step=step)
     context = lead_context_load(

@@ -17,7 +17,9 @@ from django.utils import timezone
 
 from integrations.delivery.claim import delivery_claim
 from integrations.delivery.engine import delivery_attempt
+from integrations.delivery.load import delivery_claim_load
 from integrations.delivery.sweeper import delivery_sweep
+from integrations.mapping.selectors import step_parts_raw
 from integrations.models import (
     AccountStatus,
     Attempt,
@@ -217,6 +219,35 @@ def test_a_claim_is_exclusive_until_the_lease_runs_out(create_step):
     assert not delivery_claim(delivery_id=delivery.pk, owner="b", now=now)
     later = now + timedelta(seconds=10_000)
     assert delivery_claim(delivery_id=delivery.pk, owner="b", now=later)
+
+
+@pytest.mark.parametrize("batched", [True, False], ids=["one round trip", "three statements"])
+@pytest.mark.django_db(transaction=True)
+def test_claim_and_load_take_the_lease_and_read_the_step_configuration(batched):
+    """The engine claims and loads in one call: in one batch on PostgreSQL (with the
+    step's configuration rows), in three statements where batching is not available."""
+    if batched and connection.vendor != "postgresql":
+        pytest.skip("batching is PostgreSQL's")
+    configured = flow_with_step(mappings=[("utm_source", "_Source")], tags=[103])
+    delivery = new_delivery(configured)
+    now = timezone.now()
+    with mock.patch("integrations.delivery.load.asynchronous_commit", return_value=batched):
+        loaded = delivery_claim_load(delivery_id=delivery.pk, owner="a", now=now)
+        assert loaded is not None
+        assert delivery_claim_load(delivery_id=delivery.pk, owner="b", now=now) is None
+    assert (loaded.delivery.pk, loaded.delivery.lease_owner) == (delivery.pk, "a")
+    assert loaded.delivery.step.flow.pk == configured[0].pk
+    if batched:  # the mapping's row and the tag's, as the cache compares them
+        assert [row[0] for row in loaded.config_parts] == ["m", "t"]
+        assert loaded.config_parts == step_parts_raw(step_id=loaded.delivery.step_id)
+    else:
+        assert loaded.config_parts is None
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.lease_owner, delivery.attempt_count) == (
+        DeliveryStatus.IN_PROGRESS,
+        "a",
+        1,
+    )
 
 
 @pytest.mark.django_db(transaction=True)
