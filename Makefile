@@ -23,7 +23,6 @@ run: export SANDBOX_ENABLED ?= true
 run: export LEADFLOW_PORT := $(PORT)
 run: export PUBLIC_BASE_URL ?= http://127.0.0.1:$(PORT)
 run: $(VENV)/.installed
-	@mkdir -p var/broker/processed
 	$(BIN)/python manage.py migrate --noinput -v 0
 	$(BIN)/python manage.py demo_seed
 	$(BIN)/honcho start -f Procfile
@@ -31,7 +30,6 @@ run: $(VENV)/.installed
 # The whole suite, on the local PostgreSQL + Redis when they answer (see
 # scripts/local_services.py), with a real Celery worker and headless Chromium.
 test: check
-	@mkdir -p var/broker/processed
 	@$(BIN)/python scripts/ensure_chromium.py
 	@eval "$$($(BIN)/python scripts/local_services.py)"; \
 	  echo "database: $${DATABASE_URL:-sqlite}  broker: $${CELERY_BROKER_URL:-filesystem}"; \

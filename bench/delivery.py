@@ -160,7 +160,6 @@ def embedded_env(var_dir: Path, port: int) -> dict[str, str]:
 def embedded_stack() -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="leadflow-bench-embedded-") as tmp:
         var_dir = Path(tmp)
-        (var_dir / "broker" / "processed").mkdir(parents=True)
         port = free_port()
         env = embedded_env(var_dir, port)
         ids = seed(env, limits={"keap": NO_QUOTAS, "highlevel": NO_QUOTAS})
@@ -201,17 +200,15 @@ def embedded_stack() -> dict[str, float]:
 
 def start_procfile(env: dict[str, str], var_dir: Path, port: int) -> dict[str, subprocess.Popen]:
     """The Procfile's processes, started as `make run` (honcho) starts them: each line's
-    command through the shell, from the project root, with LEADFLOW_PORT set. Only
-    beat's schedule file moves into the run's own folder."""
+    command through the shell, from the project root, with LEADFLOW_PORT set (and the
+    run's own LEADFLOW_VAR_DIR, in `env`)."""
     env = {**env, "LEADFLOW_PORT": str(port)}
     procs = {}
     for line in (ROOT / "Procfile").read_text().splitlines():
         name, sep, command = line.partition(":")
         if not sep or not name.strip() or name.lstrip().startswith("#"):
             continue
-        command = command.strip().replace(
-            "--schedule=var/celerybeat-schedule", f"--schedule={var_dir / 'celerybeat-schedule'}"
-        )
+        command = command.strip()
         with open(var_dir / f"{name.strip()}.log", "ab") as out:
             procs[name.strip()] = subprocess.Popen(
                 # exec: the process to stop and wait for is the command itself.

@@ -183,11 +183,15 @@ X_FRAME_OPTIONS = "DENY"
 
 # --- Celery ---------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+# Beat's record of when each periodic task last ran (the schedule itself is in code).
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # Every file of the embedded broker lives under var/ (kombu would otherwise write its
     # exchange table to ./control). A worker polls the folder only while its queue is
     # empty, so a short interval costs little and keeps `make run` quick.
     _broker_dir = VAR_DIR / "broker"
+    # The transport needs its folders to exist; they follow LEADFLOW_VAR_DIR.
+    (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),

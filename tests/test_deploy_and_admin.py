@@ -49,6 +49,35 @@ def test_production_refuses_to_start_without_its_secrets():
 
 
 @pytest.mark.django_db
+def test_the_embedded_setup_keeps_every_file_under_its_var_dir(tmp_path):
+    """`make run` with LEADFLOW_VAR_DIR elsewhere: the filesystem broker's folders
+    (created at start), beat's schedule file and the SQLite database all follow it."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    env.update(DEBUG="true", LEADFLOW_VAR_DIR=str(tmp_path / "state"))
+    script = """
+import django
+django.setup()
+from django.conf import settings
+from leadflow.celery import app
+broker = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+folders = [v for k, v in broker.items() if k.startswith("data_folder") or k.endswith("_folder")]
+print(*folders, app.conf.beat_schedule_filename, settings.DATABASES["default"]["NAME"])
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,  # not the project: nothing may land in the working directory either
+        env={**env, "DJANGO_SETTINGS_MODULE": "leadflow.settings", "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    paths = [Path(p) for p in result.stdout.split()]
+    assert len(paths) == 6  # in, out, processed, control; beat; the database
+    assert all(p.is_relative_to(tmp_path / "state") for p in paths), paths
+    assert (tmp_path / "state" / "broker" / "processed").is_dir()
+    assert [p.name for p in tmp_path.iterdir()] == ["state"]
+
+
 def test_a_non_staff_user_cannot_reach_the_admin(client):
     user = get_user_model().objects.create_user("marta", password="pw-123456789")
     client.force_login(user)
