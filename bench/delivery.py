@@ -40,10 +40,9 @@ from bench.stack import (
     seed,
     served,
     stack_env,
-    start_worker,
-    stop,
     wait_for,
 )
+from bench.worker import CeleryWorker, stop
 
 BIG = 10_000_000
 NO_QUOTAS = {
@@ -105,8 +104,8 @@ def server_stack(database_url: str, broker_url: str) -> dict[str, float]:
             )
             overhead = json.loads(out.strip().splitlines()[-1])
             print(f"# in-process, Keap REST demo flow: {overhead}", flush=True)
-            worker = start_worker(env, Path(tmp) / "worker.log", concurrency=1)
-            try:
+            log = Path(tmp) / "worker.log"
+            with CeleryWorker(env, queue=env["CELERY_QUEUE"], concurrency=1, log=log):
                 prefix = f"dl-{uuid.uuid4().hex[:6]}"
                 started = time.monotonic()
                 post_leads(server.base_url, ids["keap"], PER_WORKER_LEADS, prefix)
@@ -116,8 +115,6 @@ def server_stack(database_url: str, broker_url: str) -> dict[str, float]:
                     what="the per-worker burst",
                 )
                 elapsed = time.monotonic() - started
-            finally:
-                stop(worker)
     print(f"# one worker: {PER_WORKER_LEADS} Keap REST leads in {elapsed:.1f}s", flush=True)
     return {
         "deliveries_per_s_per_worker": PER_WORKER_LEADS / elapsed,

@@ -33,10 +33,9 @@ from bench.stack import (
     seed,
     served,
     stack_env,
-    start_worker,
-    stop,
     wait_for,
 )
+from bench.worker import CeleryWorker
 
 # Calls/s for the sandbox and the accounts alike (BENCH_RATELIMIT_RATE): high enough that
 # each phase is short, low enough that the machine's CPU (the sandbox's, mostly) keeps up,
@@ -79,11 +78,11 @@ def run() -> int:
     print(f"workers: 1 x prefork {WORKER_CONCURRENCY}; quotas: {RATE}/s sandbox and accounts")
     with tempfile.TemporaryDirectory(prefix="leadflow-bench-rl-") as tmp:
         with served(env, Path(tmp), workers=SERVER_WORKERS) as server:
-            worker = start_worker(env, Path(tmp) / "worker.log", concurrency=WORKER_CONCURRENCY)
-            try:
+            log = Path(tmp) / "worker.log"
+            with CeleryWorker(
+                env, queue=env["CELERY_QUEUE"], concurrency=WORKER_CONCURRENCY, log=log
+            ):
                 results = phases(server.base_url, db_url, env, ids)
-            finally:
-                stop(worker)
     return report(results)
 
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import functools
 import os
-import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -26,7 +24,7 @@ import requests
 
 from bench import Failed
 from bench.backends import ensure_database, libpq_url
-from bench.server import BIN, ROOT, Gunicorn, run_python
+from bench.server import Gunicorn, run_python
 
 API_KEY = "lf_bench_delivery_key_not_a_secret_0123456789"
 
@@ -70,47 +68,6 @@ def served(env: dict[str, str], log_dir: Path, *, workers: int = 3):
     server.wait_healthy = functools.partial(Gunicorn.wait_healthy, server, timeout=120)
     with server:
         yield server
-
-
-def start_worker(env: dict[str, str], log: Path, *, concurrency: int) -> subprocess.Popen:
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [
-                str(BIN / "celery"),
-                "-A",
-                "leadflow",
-                "worker",
-                "--loglevel=INFO",
-                f"--concurrency={concurrency}",
-                "--without-mingle",
-                "--without-gossip",
-                f"--hostname=bench-{uuid.uuid4().hex[:6]}@localhost",
-                f"--queues={env['CELERY_QUEUE']}",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 60
-    while b" ready." not in log.read_bytes():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop(proc)
-            raise Failed(f"celery worker did not start:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
-    return proc
-
-
-def stop(proc: subprocess.Popen | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
 
 
 def seed(env: dict[str, str], *, limits: dict[str, dict[str, int | None]]) -> dict[str, int]:
