@@ -50,7 +50,7 @@ from .load import Loaded, delivery_claim_load
 from .progress import delivery_operations, lease_held
 from .ratelimit import account_gate
 from .retry import may_retry, next_attempt_at, retry_delay_seconds, retry_schedule
-from .rows import rows_insert, rows_update
+from .rows import pipelined, rows_insert, rows_update_counted_later
 
 log = logging.getLogger(__name__)
 
@@ -230,28 +230,45 @@ def _record(work: _Attempt, *, verdict: Verdict) -> None:
         fields["woken_at"] = wake_up_time(at=fields["next_attempt_at"], now=now)
     with transaction.atomic():
         # Only the lease holder may record (the UPDATE locks the row until commit). If our
-        # lease ran out and another worker took over, its result wins; our calls were
-        # upserts, so nothing is doubled. Plain SQL, as the claim (see .rows).
-        if not rows_update(
-            Delivery,
-            fields,
-            where=lease_held(),
-            params=[delivery.pk, work.owner, DeliveryStatus.IN_PROGRESS],
-        ):
-            log.warning("delivery %s: lease lost before recording", delivery.pk)
-            return
-        rows_insert(_attempts(delivery, calls))
-        for name, value in fields.items():
-            setattr(delivery, name, value)
-        if fields.get("woken_at") is not None:
-            delivery_enqueue_on_commit(
-                delivery_id=delivery.pk,
-                countdown=max(0.0, (fields["woken_at"] - now).total_seconds()),
+        # lease ran out and another worker took over, its result wins and this
+        # transaction is rolled back; our calls were upserts, so nothing is doubled.
+        # Plain SQL, as the claim (see .rows); the writes that need no answer go out
+        # together (one round trip on PostgreSQL), and the lease is checked after them.
+        with pipelined():
+            held = rows_update_counted_later(
+                Delivery,
+                fields,
+                where=lease_held(),
+                params=[delivery.pk, work.owner, DeliveryStatus.IN_PROGRESS],
             )
-        autopause_note(delivery=delivery, verdict=_autopause_kind(verdict), now=now)
-        if verdict.result is not None:
-            counters_record(delivery=delivery)  # the health counters commit with the outcome
-            flow_advance(delivery=delivery, now=now, later_steps=work.loaded.later_steps)
+            rows_insert(_attempts(delivery, calls))
+            for name, value in fields.items():
+                setattr(delivery, name, value)
+            if verdict.result is not None:
+                counters_record(delivery=delivery)  # the counters commit with the outcome
+        lost = not held()
+        if lost:
+            transaction.set_rollback(True)
+        else:
+            _after_record(work, verdict=verdict, fields=fields, now=now)
+    if lost:
+        log.warning("delivery %s: lease lost before recording", delivery.pk)
+        delivery.refresh_from_db()  # what the new owner made of it
+
+
+def _after_record(
+    work: _Attempt, *, verdict: Verdict, fields: dict[str, Any], now: datetime
+) -> None:
+    """The rest of the recording transaction, once the lease is known to be held."""
+    delivery = work.delivery
+    if fields.get("woken_at") is not None:
+        delivery_enqueue_on_commit(
+            delivery_id=delivery.pk,
+            countdown=max(0.0, (fields["woken_at"] - now).total_seconds()),
+        )
+    autopause_note(delivery=delivery, verdict=_autopause_kind(verdict), now=now)
+    if verdict.result is not None:
+        flow_advance(delivery=delivery, now=now, later_steps=work.loaded.later_steps)
 
 
 def _autopause_kind(verdict: Verdict) -> str:

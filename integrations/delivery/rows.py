@@ -13,7 +13,8 @@ Everything else (admin, sweeper, reports, tests) uses the ORM.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
@@ -141,6 +142,39 @@ def rows_update(
         return int(cursor.rowcount)
 
 
+def rows_update_counted_later(
+    model: type[Model], values: Mapping[str, Any], *, where: str, params: Sequence[Any]
+) -> Callable[[], int]:
+    """`rows_update` inside `pipelined()`: sends the UPDATE and returns what tells the
+    number of rows changed once the pipeline has been answered."""
+    sql, args = update_statement(model, values, where=where, params=params)
+    cursor = connection.cursor()
+    cursor.execute(sql, args)
+
+    def count() -> int:
+        try:
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+    return count
+
+
+@contextmanager
+def pipelined() -> Iterator[None]:
+    """PostgreSQL: the block's statements are sent without waiting for each answer and
+    answered together when it ends (psycopg's pipeline mode,
+    https://www.psycopg.org/psycopg3/docs/advanced/pipeline.html); a statement whose
+    rows are fetched inside the block waits for its answer. Elsewhere, nothing changes.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.connection.pipeline():
+        yield
+
+
 @cache
 def _insert_sql(
     model: type[Model], rows: int, vendor: str
@@ -175,7 +209,9 @@ __all__ = [
     "prep",
     "quote",
     "rows_insert",
+    "pipelined",
     "rows_update",
+    "rows_update_counted_later",
     "table",
     "update_statement",
 ]

@@ -23,6 +23,7 @@ from integrations.mapping.selectors import step_parts_raw
 from integrations.models import (
     AccountStatus,
     Attempt,
+    DailyCounter,
     Delivery,
     DeliveryStatus,
     LeadStatus,
@@ -248,6 +249,32 @@ def test_claim_and_load_take_the_lease_and_read_the_step_configuration(batched):
         "a",
         1,
     )
+
+
+@pytest.mark.django_db(transaction=True)
+@responses.activate
+def test_a_worker_whose_lease_was_taken_over_records_nothing(create_step):
+    """While this worker waited on the CRM its lease ran out and another worker took the
+    delivery: this worker's outcome, attempts and counts are all dropped."""
+    delivery = new_delivery(create_step)
+
+    def taken_over_meanwhile(request):
+        Delivery.objects.filter(pk=delivery.pk).update(lease_owner="another worker")
+        return (201, {}, '{"id": 5}')
+
+    responses.add_callback(responses.POST, CONTACTS, callback=taken_over_meanwhile)
+    returned = delivery_attempt(delivery_id=delivery.pk)
+    assert len(responses.calls) == 1
+    assert returned is not None
+    assert (returned.status, returned.lease_owner, returned.outcome) == (
+        DeliveryStatus.IN_PROGRESS,
+        "another worker",
+        "",
+    )
+    assert not Attempt.objects.filter(delivery=delivery).exists()
+    assert not DailyCounter.objects.exists()
+    delivery.lead.refresh_from_db()
+    assert delivery.lead.status != LeadStatus.DONE
 
 
 @pytest.mark.django_db(transaction=True)
