@@ -6,7 +6,9 @@ control endpoints and the OAuth consent dance. Fixtures are in tests/conftest.py
 from __future__ import annotations
 
 import contextlib
+import html as html_text
 import json
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -346,6 +348,31 @@ def keap_catalogue(**overrides) -> dict:
     }
     catalogue.update(overrides)
     return catalogue
+
+
+def form_inputs(html: str) -> dict:
+    """A page's form fields as a browser without script posts them back, unchanged:
+    each named input's value, a select's selected option, checked boxes as lists.
+    Inputs without a name (those inside a `<template>`, buttons) post nothing."""
+    data: dict = {}
+    for tag in re.findall(r"<(?:input|select|textarea)[^>]*>", html):
+        name = re.search(r'name="([^"]+)"', tag)
+        if not name or 'type="submit"' in tag or 'type="button"' in tag:
+            continue
+        name = html_text.unescape(name.group(1))
+        if tag.startswith("<select"):
+            block = html[html.index(tag) : html.index("</select>", html.index(tag))]
+            chosen = re.findall(r'<option value="([^"]*)"[^>]*selected', block)
+            data[name] = html_text.unescape(chosen[0]) if chosen else ""
+        elif 'type="checkbox"' in tag:
+            if "checked" in tag:
+                data.setdefault(name, [])
+                value = re.search(r'value="([^"]*)"', tag)
+                data[name] = [*data[name], value.group(1) if value else "on"]
+        else:
+            value = re.search(r'value="([^"]*)"', tag)
+            data[name] = html_text.unescape(value.group(1)) if value else ""
+    return data
 
 
 def finished_delivery(

@@ -1,26 +1,34 @@
-"""A rule set edited as rows — field, operator, value — instead of JSON.
+"""A rule set edited as rows — field, operator, value — and groups of rows, instead of
+JSON.
 
-The widget posts plain inputs (`<name>__match`, `<name>__field_<n>`, `<name>__op_<n>`,
-`<name>__value_<n>`); `value_from_datadict` turns them back into the stored data
-(`{"match": "all", "conditions": [...]}`), which the model's validation then checks
-with integrations.mapping.rules. Nested groups (which rows cannot show) are kept as
-they were. "Add condition" clones a row in the browser; without script, two blank rows
-are always there.
+The widget posts plain inputs. For a level whose prefix is P (the field's name at the
+top, `P__<n>` for the group at position n of level P):
+
+    P__match                          all / any
+    P__field_<n>, P__op_<n>, P__value_<n>   the condition at position n
+    P__<n>__match, P__<n>__field_0, ...     the group at position n, its own level
+
+Positions order a level's conditions and groups together, as stored.
+`value_from_datadict` turns the inputs back into the stored data (`{"match": "all",
+"conditions": [..., {"match": "any", "conditions": [...]}]}`), which the model's
+validation then checks with integrations.mapping.rules. Blank rows, and groups left
+with no condition, are dropped. Every level ends with one blank row, so a condition
+can be added without script; in the browser "Add condition" and "Add group" copy the
+widget's `<template>`s (studio_assets.html) and × removes a row or a group.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django import forms
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
-from integrations.mapping.rules import OPERATORS
+from integrations.mapping.rules import MAX_CONDITIONS, MAX_DEPTH, OPERATORS
 
-BLANK_ROWS = 1
-MAX_ROWS = 50
 # Fields a marketer commonly tests, offered as suggestions (any dotted path is allowed).
 SUGGESTED_FIELDS = (
     "lead.score",
@@ -37,7 +45,8 @@ SUGGESTED_FIELDS = (
 
 
 class RuleRowsWidget(forms.Widget):
-    """Renders a rule set's top-level conditions as editable rows."""
+    """Renders a rule set's conditions as editable rows, its nested groups as boxes of
+    rows with their own all / any."""
 
     def format_value(self, value: Any) -> dict[str, Any]:
         if isinstance(value, str):
@@ -52,51 +61,69 @@ class RuleRowsWidget(forms.Widget):
     def render(
         self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
     ) -> SafeString:
-        data = self.format_value(value)
-        conditions = [c for c in data.get("conditions") or [] if isinstance(c, dict)]
-        rows = [c for c in conditions if "conditions" not in c]
-        groups = [c for c in conditions if "conditions" in c]
-        match = "any" if data.get("match") == "any" else "all"
-        body = format_html_join(
-            "",
-            "{}",
-            (
-                (self._row(name, n, c),)
-                for n, c in enumerate([*rows, *([{}] * BLANK_ROWS)][:MAX_ROWS])
-            ),
-        )
-        kept = (
-            format_html(
-                '<input type="hidden" name="{}__groups" value="{}">'
-                '<p class="help">Also: {} nested group(s), kept as they are.</p>',
-                name,
-                json.dumps(groups),
-                len(groups),
-            )
-            if groups
-            else ""
-        )
-        match_select = format_html(
-            '<select name="{}__match" class="rule-match">'
-            '<option value="all"{}>all</option><option value="any"{}>any</option></select>',
-            name,
-            " selected" if match == "all" else "",
-            " selected" if match == "any" else "",
-        )
         return format_html(
-            '<div class="rule-rows" data-name="{}">'
-            '<p class="rule-head">When {} of these hold (no rows: always):</p>'
-            '<table class="rule-table"><tbody>{}</tbody></table>'
-            '<button type="button" class="button rule-add">+ Add condition</button>{}'
+            '<div class="rule-rows" data-name="{}" data-max-depth="{}">{}'
+            '<template class="rule-row-template">{}</template>'
+            '<template class="rule-group-template">{}</template>'
             '<datalist id="rule-fields">{}</datalist></div>',
             name,
-            match_select,
-            body,
-            kept,
+            MAX_DEPTH,
+            self._group(name, self.format_value(value), depth=1),
+            self._row(None, 0, {}),
+            self._group(None, {}, depth=2),
             format_html_join("", '<option value="{}">', ((f,) for f in SUGGESTED_FIELDS)),
         )
 
-    def _row(self, name: str, index: int, condition: dict[str, Any]) -> SafeString:
+    def _group(
+        self, prefix: str | None, data: dict[str, Any], *, depth: int, index: int = 0
+    ) -> SafeString:
+        """One level: its all / any, its items, a blank row, its buttons. Without a
+        prefix, the empty group the browser copies (no names: it posts nothing)."""
+        conditions = data.get("conditions")
+        if not isinstance(conditions, list):
+            conditions = []
+        items = [c for c in conditions if isinstance(c, dict)]
+        rows: list[SafeString] = []
+        if prefix is not None:
+            for n, item in enumerate(items[:MAX_CONDITIONS]):
+                if "conditions" in item:
+                    rows.append(self._group(f"{prefix}__{n}", item, depth=depth + 1, index=n))
+                else:
+                    rows.append(self._row(prefix, n, item))
+            rows.append(self._row(prefix, len(rows), {}))
+        match = "any" if data.get("match") == "any" else "all"
+        match_select = format_html(
+            '<select{} class="rule-match" aria-label="all or any">'
+            '<option value="all"{}>all</option><option value="any"{}>any</option></select>',
+            _name(prefix, "match"),
+            " selected" if match == "all" else "",
+            " selected" if match == "any" else "",
+        )
+        if depth == 1:
+            head = format_html("When {} of these hold (no rows: always):", match_select)
+        else:
+            head = format_html(
+                '{} of these hold <button type="button" class="button rule-remove-group" '
+                'title="Remove this group">× Remove group</button>',
+                match_select,
+            )
+        add_group = (
+            mark_safe('<button type="button" class="button rule-add-group">+ Add group</button>')
+            if depth < MAX_DEPTH
+            else ""
+        )
+        return format_html(
+            '<div class="rule-group{}" data-index="{}"><p class="rule-head">{}</p>'
+            '<div class="rule-items">{}</div><p class="rule-buttons">'
+            '<button type="button" class="button rule-add">+ Add condition</button>{}</p></div>',
+            "" if depth == 1 else " rule-nested",
+            index,
+            head,
+            format_html_join("", "{}", ((row,) for row in rows)),
+            add_group,
+        )
+
+    def _row(self, prefix: str | None, index: int, condition: dict[str, Any]) -> SafeString:
         operator = str(condition.get("operator") or "")
         value = condition.get("value")
         if isinstance(value, list):
@@ -110,56 +137,84 @@ class RuleRowsWidget(forms.Widget):
             ),
         )
         return format_html(
-            '<tr class="rule-row">'
-            '<td><input type="text" name="{n}__field_{i}" value="{f}" list="rule-fields" '
-            'placeholder="lead.score" class="rule-field"></td>'
-            '<td><select name="{n}__op_{i}" class="rule-op"><option value="">—</option>'
-            "{o}</select></td>"
-            '<td><input type="text" name="{n}__value_{i}" value="{v}" placeholder="value" '
-            'class="rule-value"></td>'
-            '<td><button type="button" class="button rule-remove" title="Remove">×</button>'
-            "</td></tr>",
-            n=name,
+            '<div class="rule-row" data-index="{i}">'
+            '<input type="text"{fn} data-part="field" value="{f}" list="rule-fields" '
+            'placeholder="lead.score" class="rule-field" aria-label="field">'
+            '<select{on} data-part="op" class="rule-op" aria-label="operator">'
+            '<option value="">—</option>{o}</select>'
+            '<input type="text"{vn} data-part="value" value="{v}" placeholder="value" '
+            'class="rule-value" aria-label="value">'
+            '<button type="button" class="button rule-remove" title="Remove">×</button></div>',
             i=index,
+            fn=_name(prefix, f"field_{index}"),
             f=condition.get("field") or "",
+            on=_name(prefix, f"op_{index}"),
             o=options,
+            vn=_name(prefix, f"value_{index}"),
             v="" if value is None else value,
         )
 
     def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
         if f"{name}__match" not in data:
             return data.get(name)  # posted as JSON (an API, or a test)
-        conditions: list[dict[str, Any]] = []
-        indexes = sorted(
-            {
-                int(key.rpartition("_")[2])
-                for key in data
-                if key.startswith(f"{name}__field_") and key.rpartition("_")[2].isdigit()
-            }
-        )
-        for index in indexes[:MAX_ROWS]:
-            field = str(data.get(f"{name}__field_{index}", "")).strip()
-            operator = str(data.get(f"{name}__op_{index}", "")).strip()
-            value = str(data.get(f"{name}__value_{index}", "")).strip()
-            if not field and not operator:
-                continue  # a blank row
-            condition: dict[str, Any] = {"field": field, "operator": operator}
-            takes = OPERATORS[operator].takes if operator in OPERATORS else "value"
-            if takes != "none":
-                condition["value"] = value
-            conditions.append(condition)
-        try:
-            groups = json.loads(data.get(f"{name}__groups") or "[]")
-        except ValueError:
-            groups = []
-        conditions += [g for g in groups if isinstance(g, dict)]
-        if not conditions:
-            return {}
-        match = "any" if data.get(f"{name}__match") == "any" else "all"
-        return {"match": match, "conditions": conditions}
+        ruleset = _level_from_data(data, name, depth=1)
+        legacy = _legacy_groups(data.get(f"{name}__groups"))
+        if legacy:
+            match = "any" if data.get(f"{name}__match") == "any" else "all"
+            return {"match": match, "conditions": [*ruleset.get("conditions", []), *legacy]}
+        return ruleset
 
     def value_omitted_from_data(self, data: Any, files: Any, name: str) -> bool:
         return f"{name}__match" not in data and name not in data
+
+
+def _name(prefix: str | None, part: str) -> SafeString:
+    return format_html(' name="{}__{}"', prefix, part) if prefix is not None else SafeString("")
+
+
+def _legacy_groups(posted: Any) -> list[dict[str, Any]]:
+    """Nested groups as a page rendered before they were rows posts them (one hidden
+    JSON input), so a page open across an upgrade does not lose them."""
+    try:
+        groups = json.loads(posted or "[]")
+    except (TypeError, ValueError):
+        return []
+    return [g for g in groups if isinstance(g, dict)] if isinstance(groups, list) else []
+
+
+def _level_from_data(data: Any, prefix: str, *, depth: int) -> dict[str, Any]:
+    """One level's posted inputs as stored data; {} when it holds no condition.
+
+    Groups are read one level deeper than rules allow, so that a too-deep post meets
+    the rules' own message rather than vanishing."""
+    row_key = re.compile(re.escape(prefix) + r"__field_(\d{1,6})")
+    group_key = re.compile(re.escape(prefix) + r"__(\d{1,6})__match")
+    positions: set[int] = set()
+    for key in data:
+        found = row_key.fullmatch(key) or (depth <= MAX_DEPTH and group_key.fullmatch(key))
+        if found:
+            positions.add(int(found[1]))
+    conditions: list[dict[str, Any]] = []
+    for n in sorted(positions)[:MAX_CONDITIONS]:
+        if depth <= MAX_DEPTH and f"{prefix}__{n}__match" in data:
+            group = _level_from_data(data, f"{prefix}__{n}", depth=depth + 1)
+            if group:
+                conditions.append(group)
+            continue
+        field = str(data.get(f"{prefix}__field_{n}", "")).strip()
+        operator = str(data.get(f"{prefix}__op_{n}", "")).strip()
+        value = str(data.get(f"{prefix}__value_{n}", "")).strip()
+        if not field and not operator:
+            continue  # a blank row
+        condition: dict[str, Any] = {"field": field, "operator": operator}
+        takes = OPERATORS[operator].takes if operator in OPERATORS else "value"
+        if takes != "none":
+            condition["value"] = value
+        conditions.append(condition)
+    if not conditions:
+        return {}
+    match = "any" if data.get(f"{prefix}__match") == "any" else "all"
+    return {"match": match, "conditions": conditions}
 
 
 class RuleSetField(forms.JSONField):

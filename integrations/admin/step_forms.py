@@ -21,11 +21,11 @@ from integrations.studio.choices import (
     standard_fields,
     tag_choices,
     target_choices,
+    target_ref,
 )
 
+from .catalogue_picker import NOT_IN_CATALOGUE, CataloguePicker
 from .rule_widget import RuleSetField
-
-NOT_IN_CATALOGUE = "(not in the catalogue)"
 
 
 def _with_current(choices: list[Any], current: str, label: str = "") -> list[Any]:
@@ -108,6 +108,8 @@ class StepForm(forms.ModelForm):
                 field: forms.Field = forms.ChoiceField(
                     choices=[("", "— not set —"), *_with_current(choices, value)],
                     required=False,
+                    # Yes / No needs no search.
+                    widget=forms.Select if spec.kind == "boolean" else CataloguePicker,
                 )
             else:
                 field = forms.CharField(required=False, max_length=200)
@@ -180,7 +182,7 @@ class FieldMappingForm(StepBoundInlineForm):
     custom field's type, a field in the catalogue) are the model's own
     (integrations.mapping.checks), so they hold wherever a mapping is saved."""
 
-    target = forms.ChoiceField(label="CRM field")
+    target = forms.ChoiceField(label="CRM field", widget=CataloguePicker(ref=target_ref))
     rules = RuleSetField(required=False, label="Only when")
 
     class Meta:
@@ -197,7 +199,7 @@ class FieldMappingForm(StepBoundInlineForm):
 
 
 class TagRuleForm(StepBoundInlineForm):
-    tag_id = forms.ChoiceField(label="Tag")
+    tag_id = forms.ChoiceField(label="Tag", widget=CataloguePicker)
     rules = RuleSetField(required=False, label="Only when")
 
     class Meta:
@@ -223,7 +225,7 @@ class TagRuleForm(StepBoundInlineForm):
 
 
 class CampaignRuleForm(StepBoundInlineForm):
-    entry = forms.ChoiceField(label="Sequence, workflow or campaign")
+    entry = forms.ChoiceField(label="Sequence, workflow or campaign", widget=CataloguePicker)
     rules = RuleSetField(required=False, label="Only when")
 
     class Meta:

@@ -136,3 +136,20 @@ def manual_field_choices(step: Step | None, field: FieldSpec) -> list[Choice]:
     if field.catalogue:
         return catalogue_choices(step, field.catalogue)
     return []
+
+
+def choice_ref(value: str, label: str) -> str:
+    """The id a picker shows beside a name: the entry's id in the CRM ("103",
+    "45 › 1" for a campaign's sequence, "_LeadScore" for an XML-RPC custom field), or
+    "" when the stored value is the name itself (a contact type, a tag kept by name)."""
+    if CAMPAIGN_SEP in value:
+        _, item_id, sequence_id = (value.split(CAMPAIGN_SEP) + ["", ""])[:3]
+        return f"{item_id} › {sequence_id}" if sequence_id else item_id
+    ref = value.removeprefix(CUSTOM_PREFIX)
+    return "" if ref == label else ref
+
+
+def target_ref(value: str, label: str) -> str:
+    """choice_ref for the mapping target picker: only custom fields have an id there
+    (standard and manual fields are named by the CRM's spec)."""
+    return choice_ref(value, label) if value.startswith(CUSTOM_PREFIX) else ""

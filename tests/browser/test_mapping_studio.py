@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from integrations.accounts.catalogue import account_connection_test
-from integrations.models import Account, Flow, Recipient, TagRule
+from integrations.models import Account, FieldMapping, Flow, Recipient, TagRule
 from tests.browser.test_connect_in_browser import log_in
 from tests.factories import flow_with_step, keap_account, keap_catalogue
 
@@ -42,10 +43,28 @@ def sandbox_contact(live_server, email: str) -> dict:
     return contacts[0]
 
 
-def set_rule_row(page, prefix: str, field: str, operator: str, value: str) -> None:
-    page.fill(f"input[name='{prefix}__field_0']", field)
-    page.select_option(f"select[name='{prefix}__op_0']", operator)
-    page.fill(f"input[name='{prefix}__value_0']", value)
+def set_rule_row(page, prefix: str, field: str, operator: str, value: str, index: int = 0) -> None:
+    page.fill(f"input[name='{prefix}__field_{index}']", field)
+    page.select_option(f"select[name='{prefix}__op_{index}']", operator)
+    page.fill(f"input[name='{prefix}__value_{index}']", value)
+
+
+def pick(page, name: str, typed: str) -> str:
+    """Type part of a name into a catalogue picker (Django admin's select2) and take the
+    one entry it finds. Returns the entry as the list showed it (name, then id)."""
+    page.click(f"select[name='{name}'] + .select2-container .select2-selection")
+    page.fill(".select2-container--open .select2-search__field", typed)
+    found = page.locator(".select2-container--open .select2-results__option[role=option]")
+    expect(found).to_have_count(1)
+    shown = found.inner_text()
+    page.keyboard.press("Enter")
+    return " ".join(shown.split())
+
+
+def picked(page, name: str) -> str:
+    """What a catalogue picker shows as chosen."""
+    shown = page.inner_text(f"select[name='{name}'] + .select2-container .select2-selection")
+    return " ".join(shown.replace("×", "").split())
 
 
 def test_a_marketer_builds_previews_and_tests_a_step(crm, page, shots):
@@ -56,16 +75,24 @@ def test_a_marketer_builds_previews_and_tests_a_step(crm, page, shots):
 
     page.goto(f"{crm.url}/admin/integrations/step/{step.pk}/change/")
     page.wait_for_selector("text=Pickers list the catalogue of")
-    # A custom field by name: the lead's score into Keap's "Lead Score".
-    page.select_option("select[name='mappings-0-target']", label="Lead Score (whole number)")
+    # A custom field found by typing part of its name: the lead's score into Keap's
+    # "Lead Score" (id 7).
+    assert pick(page, "mappings-0-target", "score") == "Lead Score (whole number) 7"
+    assert page.input_value("select[name='mappings-0-target']") == "custom:7"
     page.select_option("select[name='mappings-0-value_kind']", "field")
     page.fill("input[name='mappings-0-source']", "score")
-    # A tag by name, gated by a rule row: score ≥ 80.
+    # A tag, in a row added with "Add another", found by typing; gated by a rule:
+    # score ≥ 80 and (state is TX or state is CA), the state a nested group.
     page.click("#tag_rules-group .add-row a")
-    page.select_option("select[name='tag_rules-0-tag_id']", label="Hot Lead")
+    assert pick(page, "tag_rules-0-tag_id", "hot") == "Hot Lead 103"
     set_rule_row(page, "tag_rules-0-rules", "lead.score", "gte", "80")
-    # The owner, picked by name, kept on existing contacts.
-    page.select_option("select[name='manual__owner_id']", label="Sam Sales")
+    page.click("#tag_rules-0 .field-rules .rule-add-group")
+    page.select_option("select[name='tag_rules-0-rules__1__match']", "any")
+    set_rule_row(page, "tag_rules-0-rules__1", "lead.state", "eq", "TX")
+    page.click("#tag_rules-0 .rule-nested .rule-add")
+    set_rule_row(page, "tag_rules-0-rules__1", "lead.state", "eq", "CA", index=1)
+    # The owner, found by typing, kept on existing contacts.
+    assert pick(page, "manual__owner_id", "sam") == "Sam Sales 2"
     page.check("input[name='manual_keep__owner_id']")
     shots(page, "1-step-editor")
     page.click("input[name=_continue]")
@@ -73,10 +100,33 @@ def test_a_marketer_builds_previews_and_tests_a_step(crm, page, shots):
     shots(page, "2-step-saved")
     rule = TagRule.objects.get(step=step)
     assert (rule.tag_id, rule.name) == ("103", "Hot Lead")
+    assert rule.rules == {
+        "match": "all",
+        "conditions": [
+            {"field": "lead.score", "operator": "gte", "value": "80"},
+            {
+                "match": "any",
+                "conditions": [
+                    {"field": "lead.state", "operator": "eq", "value": "TX"},
+                    {"field": "lead.state", "operator": "eq", "value": "CA"},
+                ],
+            },
+        ],
+    }
+    # The saved page shows them again: the picks by name and id, the group as rows.
+    assert picked(page, "mappings-0-target") == "Lead Score (whole number) 7"
+    assert picked(page, "tag_rules-0-tag_id") == "Hot Lead 103"
+    assert picked(page, "manual__owner_id") == "Sam Sales 2"
+    assert page.input_value("select[name='tag_rules-0-rules__1__match']") == "any"
+    assert page.input_value("input[name='tag_rules-0-rules__1__value_0']") == "TX"
+    assert page.input_value("input[name='tag_rules-0-rules__1__value_1']") == "CA"
 
     # Preview a sample: the exact body, and which rule decided the tag.
     page.click("a.step-preview")
-    page.fill("textarea[name=sample]", "first_name: Pre\nemail: pre.view@example.com\nscore: 91")
+    page.fill(
+        "textarea[name=sample]",
+        "first_name: Pre\nemail: pre.view@example.com\nscore: 91\nstate: TX",
+    )
     page.click("input[name=_preview]")
     page.wait_for_selector("#preview-result")
     shots(page, "3-preview")
@@ -86,21 +136,31 @@ def test_a_marketer_builds_previews_and_tests_a_step(crm, page, shots):
     assert '"owner_id": 2' in result
     assert "POST" in result and '"tagIds"' in result and "103" in result
     assert "lead.score is greater than or equal to '80' (is '91'): yes" in result
+    assert "lead.state is equal to 'TX' (is 'TX'): yes" in result  # in the group
     assert not requests.get(
         f"{crm.url}/sandbox/keap/_control/contacts",
         params={"email": "pre.view@example.com"},
         timeout=10,
     ).json()["contacts"]  # a preview sends nothing
 
-    # Send test leads for real: score 91 gets the tag, score 50 does not.
-    for email, score in (("hot@example.com", "91"), ("cold@example.com", "50")):
-        page.fill("textarea[name=sample]", f"first_name: T\nemail: {email}\nscore: {score}")
+    # Send test leads for real: score 91 in TX gets the tag; score 50 in TX, or 91 in
+    # NY, does not.
+    for email, score, state in (
+        ("hot@example.com", "91", "TX"),
+        ("cold@example.com", "50", "TX"),
+        ("away@example.com", "91", "NY"),
+    ):
+        page.fill(
+            "textarea[name=sample]",
+            f"first_name: T\nemail: {email}\nscore: {score}\nstate: {state}",
+        )
         page.click("input[name=_send]")
         page.wait_for_selector("#test-lead-result")
         assert page.inner_text(".test-outcome") == "success"
     shots(page, "4-test-lead")
     hot, cold = sandbox_contact(crm, "hot@example.com"), sandbox_contact(crm, "cold@example.com")
     assert 103 in hot["tag_ids"] and 103 not in cold["tag_ids"]
+    assert 103 not in sandbox_contact(crm, "away@example.com")["tag_ids"]
     assert {"id": 7, "content": 91} in hot["custom_fields"]
     assert hot["owner_id"] == 2
 
@@ -169,7 +229,7 @@ def test_a_kept_owner_is_not_overwritten_on_an_existing_contact(crm, page, shots
     assert existing.status_code == 201, existing.text
     log_in(page, crm)
     page.goto(f"{crm.url}/admin/integrations/step/{step.pk}/change/")
-    page.select_option("select[name='manual__owner_id']", label="Sam Sales")
+    assert pick(page, "manual__owner_id", "sales") == "Sam Sales 2"
     page.check("input[name='manual_keep__owner_id']")
     page.click("input[name=_continue]")
     page.wait_for_selector(".messagelist .success")
@@ -183,3 +243,43 @@ def test_a_kept_owner_is_not_overwritten_on_an_existing_contact(crm, page, shots
     shots(page, "8-kept-owner")
     assert sandbox_contact(crm, "kept@example.com")["owner_id"] == 1  # kept
     assert sandbox_contact(crm, "fresh@example.com")["owner_id"] == 2  # set on a new one
+
+
+def test_without_script_the_pickers_are_plain_selects_and_rules_post_back(
+    live_server, browser, shots
+):
+    crm = live_server  # no CRM call: the catalogue is the account's stored one
+    account = keap_account(name="Sandbox Keap", catalogue=keap_catalogue())
+    _, step, _ = flow_with_step(account=account)
+    nested = {
+        "match": "all",
+        "conditions": [
+            {"field": "lead.score", "operator": "gte", "value": "80"},
+            {
+                "match": "any",
+                "conditions": [{"field": "lead.state", "operator": "eq", "value": "TX"}],
+            },
+        ],
+    }
+    TagRule.objects.create(step=step, tag_id="103", name="Hot Lead", rules=nested)
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        log_in(page, crm)
+        page.goto(f"{crm.url}/admin/integrations/step/{step.pk}/change/")
+        assert page.locator(".select2-container").count() == 0
+        page.select_option("select[name='mappings-0-target']", label="Lead Score (whole number)")
+        page.select_option("select[name='mappings-0-value_kind']", "field")
+        page.fill("input[name='mappings-0-source']", "score")
+        page.fill("input[name='tag_rules-0-rules__1__field_1']", "lead.state")  # the blank row
+        page.select_option("select[name='tag_rules-0-rules__1__op_1']", "eq")
+        page.fill("input[name='tag_rules-0-rules__1__value_1']", "CA")
+        shots(page, "9-without-script")
+        page.click("input[name=_continue]")
+        page.wait_for_selector(".messagelist .success")
+    finally:
+        context.close()
+    assert FieldMapping.objects.get(step=step, target="custom:7").source == "score"
+    group = nested["conditions"][1]
+    group["conditions"].append({"field": "lead.state", "operator": "eq", "value": "CA"})
+    assert TagRule.objects.get(step=step).rules == nested

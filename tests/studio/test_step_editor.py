@@ -9,7 +9,13 @@ import pytest
 
 from integrations.models import CampaignRule, FieldMapping, Recipient, Step, TagRule
 from integrations.studio.versions import step_versions
-from tests.factories import flow_with_step, keap_account, keap_catalogue
+from tests.factories import (
+    flow_with_step,
+    form_inputs,
+    highlevel_account,
+    keap_account,
+    keap_catalogue,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -26,26 +32,7 @@ def change_url(step: Step) -> str:
 
 def form_data(client, step: Step | None, url: str = "") -> dict:
     """The change form's fields as the browser would post them back, unchanged."""
-    html = client.get(url or change_url(step)).content.decode()
-    data: dict = {}
-    for tag in re.findall(r"<(?:input|select|textarea)[^>]*>", html):
-        name = re.search(r'name="([^"]+)"', tag)
-        if not name or 'type="submit"' in tag or 'type="button"' in tag:
-            continue
-        name = name.group(1)
-        if tag.startswith("<select"):
-            block = html[html.index(tag) : html.index("</select>", html.index(tag))]
-            chosen = re.findall(r'<option value="([^"]*)"[^>]*selected', block)
-            data[name] = chosen[0] if chosen else ""
-        elif 'type="checkbox"' in tag:
-            if "checked" in tag:
-                data.setdefault(name, [])
-                value = re.search(r'value="([^"]*)"', tag)
-                data[name] = [*data[name], value.group(1) if value else "on"]
-        else:
-            value = re.search(r'value="([^"]*)"', tag)
-            data[name] = value.group(1) if value else ""
-    return data
+    return form_inputs(client.get(url or change_url(step)).content.decode())
 
 
 def test_the_page_offers_catalogue_names_not_ids(admin_client):
@@ -194,3 +181,127 @@ def test_an_xmlrpc_step_picks_custom_fields_by_database_name(admin_client):
     html = admin_client.get(change_url(step)).content.decode()
     assert 'value="custom:_LeadScore"' in html
     assert "Follow-up sequences" in html and "Welcome Series" in html
+
+
+def picker(html: str, name: str) -> str:
+    """The `<select>` named `name`, its options included."""
+    start = html.index(f'<select name="{name}"')
+    return html[start : html.index("</select>", start)]
+
+
+def test_every_catalogue_picker_is_a_type_ahead_over_the_same_select(admin_client):
+    step = keap_step()
+    TagRule.objects.create(step=step, tag_id="103", name="Hot Lead")
+    CampaignRule.objects.create(step=step, kind="keap_sequence", item_id="45", sequence_id="1")
+    html = admin_client.get(change_url(step)).content.decode()
+    for name in (
+        "mappings-0-target",
+        "mappings-__prefix__-target",  # the row "Add another" copies
+        "tag_rules-0-tag_id",
+        "campaign_rules-0-entry",
+        "manual__owner_id",
+        "manual__lead_source_id",
+        "manual__contact_type",
+        "manual__source_type",
+    ):
+        assert 'class="catalogue-picker"' in picker(html, name), name
+    # Each entry keeps its posted value and shows its CRM id beside its name.
+    assert '<option value="103" selected data-ref="103">Hot Lead</option>' in picker(
+        html, "tag_rules-0-tag_id"
+    )
+    assert '<option value="custom:7" data-ref="7">Lead Score' in picker(html, "mappings-0-target")
+    assert '<option value="first_name">First Name' in picker(html, "mappings-0-target")
+    assert 'data-ref="45 › 1">Lead Nurture › Welcome' in picker(html, "campaign_rules-0-entry")
+    assert '<option value="Lead">Lead</option>' in picker(html, "manual__contact_type")
+    # Django admin's own select2 and jQuery, and the set-up; nothing from elsewhere.
+    for path in (
+        "/static/admin/js/vendor/select2/select2.full.min.js",
+        "/static/admin/css/vendor/select2/select2.min.css",
+        "/static/admin/css/autocomplete.css",
+        "/static/studio/catalogue_picker.js",
+    ):
+        assert path in html, path
+    assert not re.search(r'(?:src|href)="(?:https?:)?//', html)
+
+
+def test_a_yes_no_manual_field_stays_a_plain_select(admin_client):
+    _, step, _ = flow_with_step(account=highlevel_account(), recipient=Recipient.HIGHLEVEL)
+    html = admin_client.get(change_url(step)).content.decode()
+    assert "catalogue-picker" not in picker(html, "manual__dnd")
+    assert "catalogue-picker" in picker(html, "manual__assignedTo")
+
+
+def test_an_xmlrpc_custom_field_shows_its_database_name_as_its_id(admin_client):
+    step = keap_step(recipient=Recipient.KEAP_XMLRPC)
+    html = admin_client.get(change_url(step)).content.decode()
+    assert '<option value="custom:_LeadScore" data-ref="_LeadScore">' in html
+
+
+SCORE_AND_STATE = {
+    "match": "all",
+    "conditions": [
+        {"field": "lead.score", "operator": "gte", "value": "80"},
+        {
+            "match": "any",
+            "conditions": [
+                {"field": "lead.state", "operator": "eq", "value": "TX"},
+                {"field": "lead.state", "operator": "eq", "value": "CA"},
+            ],
+        },
+    ],
+}
+
+
+def test_a_nested_group_of_rows_saves_and_shows_again(admin_client):
+    step = keap_step()
+    data = form_data(admin_client, step)
+    data.update(
+        {
+            "tag_rules-TOTAL_FORMS": "1",
+            "tag_rules-0-position": "1",
+            "tag_rules-0-action": "apply",
+            "tag_rules-0-tag_id": "103",
+            "tag_rules-0-rules__match": "all",
+            "tag_rules-0-rules__field_0": "lead.score",
+            "tag_rules-0-rules__op_0": "gte",
+            "tag_rules-0-rules__value_0": "80",
+            "tag_rules-0-rules__1__match": "any",
+            "tag_rules-0-rules__1__field_0": "lead.state",
+            "tag_rules-0-rules__1__op_0": "eq",
+            "tag_rules-0-rules__1__value_0": "TX",
+            "tag_rules-0-rules__1__field_1": "lead.state",
+            "tag_rules-0-rules__1__op_1": "eq",
+            "tag_rules-0-rules__1__value_1": "CA",
+        }
+    )
+    response = admin_client.post(change_url(step), data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert TagRule.objects.get(step=step).rules == SCORE_AND_STATE
+
+    again = form_data(admin_client, step)
+    assert again["tag_rules-0-rules__1__match"] == "any"
+    assert again["tag_rules-0-rules__1__value_1"] == "CA"
+    # Posted back unchanged (a browser without script): the same rules.
+    assert admin_client.post(change_url(step), again).status_code == 302
+    assert TagRule.objects.get(step=step).rules == SCORE_AND_STATE
+
+
+def test_a_wrong_condition_inside_a_group_is_shown_next_to_the_rules(admin_client):
+    step = keap_step()
+    data = form_data(admin_client, step)
+    data.update(
+        {
+            "rules__match": "all",
+            "rules__0__match": "any",
+            "rules__0__field_0": "lead.state",
+            "rules__0__op_0": "gte",
+            "rules__0__value_0": "Texas",
+        }
+    )
+    html = admin_client.post(change_url(step), data).content.decode()
+    before_rows = html[: html.index('name="rules__match"')]
+    row = before_rows[before_rows.rindex('class="form-row') :]  # the rules' own form row
+    assert "Condition 1, condition 1: &#x27;is greater than or equal to&#x27; needs a number" in row
+    assert 'name="rules__0__value_0" data-part="value" value="Texas"' in html  # kept
+    step.refresh_from_db()
+    assert step.rules == {}
