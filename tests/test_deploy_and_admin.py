@@ -48,7 +48,6 @@ def test_production_refuses_to_start_without_its_secrets():
     assert "SECRET_KEY must be set" in result.stderr
 
 
-@pytest.mark.django_db
 def test_the_embedded_setup_keeps_every_file_under_its_var_dir(tmp_path):
     """`make run` with LEADFLOW_VAR_DIR elsewhere: the filesystem broker's folders
     (created at start), beat's schedule file and the SQLite database all follow it."""
@@ -78,6 +77,7 @@ print(*folders, app.conf.beat_schedule_filename, settings.DATABASES["default"]["
     assert [p.name for p in tmp_path.iterdir()] == ["state"]
 
 
+@pytest.mark.django_db
 def test_a_non_staff_user_cannot_reach_the_admin(client):
     user = get_user_model().objects.create_user("marta", password="pw-123456789")
     client.force_login(user)
