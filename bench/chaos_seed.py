@@ -1,5 +1,6 @@
 """Seed the chaos database: one Keap API-key account on the sandbox, one flow with one
-Keap REST step (a plain create, with a note), one source with the chaos key.
+Keap REST step (a plain create, with a note), one source with the chaos key; the
+account's quotas are lifted, as the sandbox's are.
 
 Run as `python -m bench.chaos_seed` with the chaos environment (CHAOS_API_KEY set),
 after `manage.py migrate`. Prints one JSON line: the flow id and the sandbox's contact
@@ -30,6 +31,12 @@ def main() -> None:
             "auth_type": AuthType.API_KEY,
             "api_key": settings.SANDBOX_KEAP_API_KEY,
             "status": AccountStatus.CONNECTED,
+            # The run is about faults, not quotas: as the sandbox's spike arrest is
+            # lifted (bench.chaos._arm_faults), so are the account's published key
+            # quotas (240 calls a minute would stretch 1,000 leads past the settle time).
+            "rate_limit_per_second": 1_000,
+            "rate_limit_per_minute": 1_000_000,
+            "rate_limit_per_day": 10_000_000,
         },
     )
     flow = Flow.objects.create(name="Chaos flow")
