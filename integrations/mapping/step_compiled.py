@@ -70,6 +70,8 @@ def template_renderer(mapping: MappingConfig, memo_entries: int) -> Callable[[An
         return template.render_for
     memo: dict[Any, str | TemplateError] = {}
     inputs, render_for = template.inputs, template.render_for
+    if template.fast is not None:
+        inputs = template.fast.key  # what Template.inputs calls
 
     def render(scope: Any) -> str:
         key = inputs(scope)
@@ -92,12 +94,14 @@ def template_renderer(mapping: MappingConfig, memo_entries: int) -> Callable[[An
     return render
 
 
-def custom_checker(spec: CustomFieldSpec, memo_entries: int) -> Callable[[Any], tuple[Any, str]]:
-    """custom_value_check for one field: (converted, "") or (value, problem). Remembers
-    the answers for strings (the check is pure)."""
+def custom_checker(
+    spec: CustomFieldSpec, memo_entries: int
+) -> tuple[Callable[[Any], tuple[Any, str]], dict[str, tuple[Any, str]] | None]:
+    """custom_value_check for one field: (converted, "") or (value, problem), and the
+    answers it remembers for strings (the check is pure), None when it does not."""
     check = custom_value_checker(spec)
     if not memo_entries:
-        return check
+        return check, None
     memo: dict[str, tuple[Any, str]] = {}
     get = memo.get
 
@@ -110,7 +114,7 @@ def custom_checker(spec: CustomFieldSpec, memo_entries: int) -> Callable[[Any], 
             _remember(memo, value, known, memo_entries)
         return known
 
-    return remembered
+    return remembered, memo
 
 
 def _remember(memo: dict[Any, Any], key: Any, result: Any, entries: int) -> None:

@@ -14,6 +14,7 @@ the text, so no configuration can change what the code does. Module constants
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -30,7 +31,7 @@ from .contact_values import (
 )
 from .context import context_getter
 from .places import place_from_lead
-from .rules import rules_predicate
+from .rules import RuleSet, condition_test
 from .step_config import ActionConfig, MappingConfig, StepConfig, preserve_key
 from .step_result import (
     CRITERIA_NOT_MET,
@@ -67,6 +68,7 @@ _TEXTS = {
 }
 _GLOBALS = {
     "_Mapping": Mapping,
+    "_new": object.__new__,
     "_MappedStep": MappedStep,
     "_ContactData": ContactData,
     "_StepPlan": StepPlan,
@@ -100,7 +102,10 @@ def step_function(config: StepConfig) -> Callable[[Mapping[str, Any]], MappedSte
 
 def _text(local: str, limit: int) -> str:
     """step_map.py's _text of a local, truncated to `limit` characters."""
-    return f"({local}.strip()[:{limit}] if type({local}) is str else _as_text({local})[:{limit}])"
+    return (
+        f"({local}.strip()[:{limit}] if type({local}) is str "
+        f'else "" if {local} is None else _as_text({local})[:{limit}])'
+    )
 
 
 class _Source:
@@ -140,9 +145,12 @@ class _Source:
             if m.slot[0] in ("standard", "phones") and not _broken(m)
         } & set(_POLICED)
         with self.block("def run(context):"):
+            # What the rules read of the lead (context_getter's two-part path, inline).
+            self.add('rules_lead = context.get("lead") if type(context) is dict else None')
+            with self.block("if type(rules_lead) is not dict:"):
+                self.add("rules_lead = None")
             if not config.criteria.is_empty:
-                criteria = self.bind(rules_predicate(config.criteria))
-                with self.block(f"if not {criteria}(context):"):
+                with self.block(f"if not {self.rule(config.criteria)}:"):
                     self.add(
                         f"return _MappedStep(None, None, (), {problems}, _CRITERIA_NOT_MET, None)"
                     )
@@ -172,7 +180,26 @@ class _Source:
             with self.block("except _Skip as skip:"):
                 self.add("return _MappedStep(None, None, (), tuple(messages), skip.reason, None)")
             self.plan(config)
-            self.add('return _MappedStep(contact, plan, decisions, tuple(messages), "", None)')
+            values = {"contact": "contact", "plan": "plan", "decisions": "decisions"}
+            values.update(messages="tuple(messages)", skip_reason='""', criteria="None")
+            self.new("mapped", MappedStep, values)
+            self.add("return mapped")
+
+    def new(self, local: str, cls: type, values: dict[str, str]) -> None:
+        """`local = cls(**values)` for a dataclass without __post_init__, its other
+        fields at their defaults: the instance's __dict__ filled in directly, which
+        costs a third of a frozen dataclass's __init__ (a setattr per field)."""
+        assert not hasattr(cls, "__post_init__") and not hasattr(cls, "__slots__")
+        self.add(f"{local} = _new({self.bind(cls)})")
+        self.add(f"fields = {local}.__dict__")
+        for spec in dataclasses.fields(cls):
+            if spec.name in values:
+                value = values.pop(spec.name)
+            else:
+                assert spec.default is not dataclasses.MISSING, spec.name
+                value = self.bind(spec.default)
+            self.add(f"fields[{spec.name!r}] = {value}")
+        assert not values, values
 
     def standard_values(self, config: StepConfig) -> None:
         """step_map.py's _standard_values: a local `v_<name>` per standard field."""
@@ -190,6 +217,28 @@ class _Source:
                         with self.block(f"if {part} and _is_blank(v_{name}):"):
                             self.add(f"v_{name} = {part}")
 
+    # --- rules ---------------------------------------------------------------------
+
+    def rule(self, ruleset: RuleSet) -> str:
+        """rules_evaluate(ruleset, context) as an expression (the rules are pure and
+        total, so `and` / `or` decide as all() / any() do)."""
+        if ruleset.is_empty:
+            return "True"
+        tests = []
+        for item in ruleset.conditions:
+            if isinstance(item, RuleSet):
+                tests.append(self.rule(item))
+                continue
+            if len(item.path) == 2 and item.path[0] == "lead":
+                field = self.bind(item.path[1])
+                getter = self.bind(context_getter(item.path))
+                value = f"(rules_lead.get({field}) if rules_lead is not None else "
+                value += f"{getter}(context))"
+            else:
+                value = f"{self.bind(context_getter(item.path))}(context)"
+            tests.append(f"{self.bind(condition_test(item))}({value}, context)")
+        return f"({(' and ' if ruleset.match == 'all' else ' or ').join(tests)})"
+
     # --- mappings ------------------------------------------------------------------
 
     def mapping(self, config: StepConfig, mapping: MappingConfig) -> None:
@@ -197,7 +246,7 @@ class _Source:
         if mapping.rules.is_empty:
             self.mapping_body(config, mapping)
             return
-        with self.block(f"if {self.bind(rules_predicate(mapping.rules))}(context):"):
+        with self.block(f"if {self.rule(mapping.rules)}:"):
             self.mapping_body(config, mapping)
 
     def mapping_body(self, config: StepConfig, mapping: MappingConfig) -> None:
@@ -256,7 +305,7 @@ class _Source:
             if spec is None:
                 self.add(f"custom[{key}] = {value}")
                 return
-            check = step_compiled.custom_checker(spec, self.memo_entries)
+            check, memo = step_compiled.custom_checker(spec, self.memo_entries)
             if constant is not None:  # checked now: the check is pure
                 converted, problem = check(constant)
                 if not problem:
@@ -264,7 +313,12 @@ class _Source:
                     return
                 self.add(f"problem = {self.bind(problem)}")
             else:
-                self.add(f"converted, problem = {self.bind(check)}({value})")
+                checked = f"{self.bind(check)}(value)"
+                if memo is not None:  # a remembered answer without a call
+                    memo_get = f"{self.bind(memo)}.get(value)"
+                    self.add(f"known = {memo_get} if type(value) is str else None")
+                    checked = f"{checked} if known is None else known"
+                self.add(f"converted, problem = {checked}")
                 with self.block("if not problem:"):
                     self.add(f"custom[{key}] = converted")
             with self.block(f"{'el' if constant is None else ''}if _invalid(messages, "
@@ -316,13 +370,12 @@ class _Source:
                     problem = self.keep(name, "not a valid phone number")
                     with self.block(f"if normalised.valid or {problem}:"):
                         self.add("phones.append(normalised.value)")
-        texts = ", ".join(f"{attr}=t_{name}" for attr, name in _TEXTS.items())
-        self.add(
-            f"contact = _ContactData({texts}, email=email, postal_code=postal_code, "
-            "birthday=birthday, phones=phones, region_code=place.region_code, "
-            "region_name=place.region_name, country_alpha2=place.country_alpha2, "
-            "country_alpha3=place.country_alpha3, custom_fields=custom, extra=extra)"
-        )
+        values = {attr: f"t_{name}" for attr, name in _TEXTS.items()}
+        values.update(email="email", postal_code="postal_code", birthday="birthday")
+        values.update(phones="phones", custom_fields="custom", extra="extra")
+        for name in ("region_code", "region_name", "country_alpha2", "country_alpha3"):
+            values[name] = f"place.{name}"
+        self.new("contact", ContactData, values)
         if attributes:
             with self.block("for name, value in attributes.items():"):
                 self.add("setattr(contact, name, value)")
@@ -348,18 +401,25 @@ class _Source:
                 self.add(f"d{number} = {yes}")
                 self.effect(item)
                 continue
-            with self.block(f"if {self.bind(rules_predicate(item.rules))}(context):"):
+            with self.block(f"if {self.rule(item.rules)}:"):
                 self.add(f"d{number} = {yes}")
                 self.effect(item)
             with self.block("else:"):
                 self.add(f"d{number} = {no}")
         self.add(f"decisions = ({''.join(f'{d}, ' for d in decisions)})")
         preserve = "frozenset(preserve)" if self.keeps else self.bind(frozenset())
-        self.add(
-            f"plan = _StepPlan(action={self.bind(config.action)}, "
-            f"duplicate_match={self.bind(config.duplicate_match)}, "
-            f"address_type={self.bind(config.address_type)}, tag_ids=tuple(dict.fromkeys(tags)), "
-            f"sequences=tuple(sequences), options=options, preserve_fields={preserve})"
+        self.new(
+            "plan",
+            StepPlan,
+            {
+                "action": self.bind(config.action),
+                "duplicate_match": self.bind(config.duplicate_match),
+                "address_type": self.bind(config.address_type),
+                "tag_ids": "tuple(dict.fromkeys(tags))",
+                "sequences": "tuple(sequences)",
+                "options": "options",
+                "preserve_fields": preserve,
+            },
         )
 
     def effect(self, item: ActionConfig) -> None:

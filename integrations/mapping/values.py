@@ -227,6 +227,13 @@ def is_email(value: Any) -> bool:
     text = as_text(value)
     if not text or len(text) > 254:
         return False
+    return _email_text_valid(text)
+
+
+# A lead's address is checked more than once per step (an "email is valid" rule, then
+# the contact's email), and again in later steps: the answer is kept by its text.
+@lru_cache(maxsize=4096)
+def _email_text_valid(text: str) -> bool:
     if _EMAIL_PLAIN.fullmatch(text):
         return True
     # EmailValidator.__call__'s first two refusals, with its own regex: said here they
