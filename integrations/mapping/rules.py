@@ -460,6 +460,8 @@ def condition_test(condition: Condition) -> ConditionTest:
     op = condition.operator
     if op in ("valid", "invalid"):
         fmt, wanted = str(condition.value), op == "valid"
+        if fmt in ("email", "date"):  # read the same in every region
+            return lambda actual, context: is_valid(actual, fmt) is wanted
         return lambda actual, context: is_valid(actual, fmt, region=_region(context)) is wanted
     if op in _NUMBER_TESTS and condition.number is not None:
         test, limit = _NUMBER_TESTS[op], condition.number

@@ -66,12 +66,11 @@ def template_renderer(mapping: MappingConfig, memo_entries: int) -> Callable[[An
     TemplateError. Remembers results (and errors) by the template's inputs."""
     template = mapping.template
     assert template is not None
-    if not memo_entries or template.plain is not None:  # plain look-ups: cheaper to redo
-        return template.render_for
+    fast = template.fast
+    if not memo_entries or fast is None or not fast.memoisable or template.plain is not None:
+        return template.render_for  # no inputs to key on, or plain look-ups: cheaper to redo
     memo: dict[Any, str | TemplateError] = {}
-    inputs, render_for = template.inputs, template.render_for
-    if template.fast is not None:
-        inputs = template.fast.key  # what Template.inputs calls
+    inputs, render_for = fast.key, template.render_for  # fast.key: Template.inputs
 
     def render(scope: Any) -> str:
         key = inputs(scope)

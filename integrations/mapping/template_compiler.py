@@ -108,7 +108,7 @@ _SPECIAL_KEYS = frozenset({"size", "first", "last"})
 class Compiled:
     """A template's render function, and its inputs for memoising (see `inputs`)."""
 
-    __slots__ = ("render", "key")
+    __slots__ = ("render", "key", "memoisable")
 
     def __init__(self, render: Callable[[Scope], str], paths: tuple[Expr, ...] | None):
         self.render = render
@@ -118,6 +118,7 @@ class Compiled:
         # None when the template or a value does not allow one (`now`, the date
         # filter, an object, a nested list).
         self.key: Callable[[Scope], Any] = _keyer(paths)
+        self.memoisable = paths is not None
 
 
 def _keyer(paths: tuple[Expr, ...] | None) -> Callable[[Scope], Any]:
@@ -554,7 +555,7 @@ def _date(value: Any, fmt: Any, *, environment: Environment) -> Any:
     if type(value) is datetime.datetime and type(fmt) is str:
         numeric = _numeric_format(fmt)
         if numeric is not None and value.year >= 1000:  # %Y: four digits, as strftime
-            return numeric.format(value)
+            return numeric(value)
         return value.strftime(fmt)
     return builtin_date(value, fmt, environment=environment)
 
@@ -574,9 +575,20 @@ _NUMERIC_DIRECTIVES = {
 
 
 @lru_cache(maxsize=64)
-def _numeric_format(fmt: str) -> str | None:
-    """`fmt` as a str.format template when it holds only the directives above and
-    literal text; None for anything else (strftime reads it)."""
+def _numeric_format(fmt: str) -> Callable[[datetime.datetime], str] | None:
+    """strftime(fmt) for a date-time of a four-digit year when `fmt` holds only the
+    directives above and literal text; None for anything else (strftime reads it)."""
+    if fmt == "%Y-%m-%d":
+        return _iso_date
+    template = _format_template(fmt)
+    return None if template is None else template.format
+
+
+def _iso_date(moment: datetime.datetime) -> str:
+    return moment.date().isoformat()
+
+
+def _format_template(fmt: str) -> str | None:
     parts: list[str] = []
     position = 0
     while position < len(fmt):

@@ -102,16 +102,10 @@ def as_text(value: Any) -> str:
 def parse_number(value: Any) -> float | None:
     """A number, or a string that is one ("80", " 1,200.50 ", "$12"); else None."""
     if isinstance(value, str):
-        text = value.strip()
-        if not text or len(text) > _MAX_PARSE or not _NUMBER.match(text):
-            return None
-        try:
-            number = float(text.replace(",", "").replace("$", ""))
-        except (ValueError, OverflowError):
-            return None
-    elif isinstance(value, bool):
+        return (_number_text_kept if len(value) <= 256 else _number_text)(value)
+    if isinstance(value, bool):
         return None
-    elif isinstance(value, _NUMBERS):
+    if isinstance(value, _NUMBERS):
         try:
             number = float(value)
         except OverflowError:  # an int beyond float range
@@ -119,6 +113,22 @@ def parse_number(value: Any) -> float | None:
     else:
         return None
     return number if math.isfinite(number) else None
+
+
+def _number_text(value: str) -> float | None:
+    text = value.strip()
+    if not text or len(text) > _MAX_PARSE or not _NUMBER.match(text):
+        return None
+    try:
+        number = float(text.replace(",", "").replace("$", ""))
+    except (ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+# Rules and custom fields read the same few numbers ("80", "$1,200") lead after lead,
+# and one lead's score several times: the answer is kept by the text.
+_number_text_kept = lru_cache(maxsize=4096)(_number_text)
 
 
 @lru_cache(maxsize=4096)
@@ -143,12 +153,12 @@ def parse_date_reference(text: str) -> date | None:
 # (%m-%d-%Y), 1990.09.25 (%Y.%m.%d), 25 Sep 1990 (%d %b %Y). No earlier format can
 # read these shapes, so the first that strptime would succeed with is the one below.
 # %m and %d are strptime's: 1-2 digits, not 0 (see _strptime.TimeRE).
-_YMD = re.compile(r"(\d{4})([-.])(\d{1,2})\2(\d{1,2})")
-_MDY = re.compile(r"(\d{1,2})([/-])(\d{1,2})\2(\d{4})")
-_D_MON_Y = re.compile(r"(\d{1,2}) ([A-Za-z]{3}) (\d{4})")
+_MONTH_TEXT = r"(1[0-2]|0[1-9]|[1-9])"
+_DAY_TEXT = r"(3[01]|[12]\d|0[1-9]|[1-9])"
+_YMD = re.compile(rf"(\d{{4}})([-.]){_MONTH_TEXT}\2{_DAY_TEXT}")
+_MDY = re.compile(rf"{_MONTH_TEXT}([/-]){_DAY_TEXT}\2(\d{{4}})")
+_D_MON_Y = re.compile(rf"{_DAY_TEXT} ([A-Za-z]{{3}}) (\d{{4}})")
 _MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_abbr) if name}
-_MONTH_TEXT = re.compile(r"1[0-2]|0[1-9]|[1-9]")
-_DAY_TEXT = re.compile(r"3[01]|[12]\d|0[1-9]|[1-9]")
 
 
 def _parse_date_fast(text: str) -> date | None:
@@ -163,9 +173,7 @@ def _parse_date_fast(text: str) -> date | None:
             return None
         year, month, day = shape[3], str(number), shape[1]
     else:
-        return None
-    if not (_MONTH_TEXT.fullmatch(month) and _DAY_TEXT.fullmatch(day)):
-        return None
+        return None  # no shape, or a month or day strptime would not read
     try:
         return date(int(year), int(month), int(day))
     except ValueError:  # 02/30: strptime fails too; let the slow path say so

@@ -251,6 +251,23 @@ def test_dates_read_as_strptime_reads_them(text):
     assert _parse_date_text.__wrapped__(text) == parse_date_reference(text)
 
 
+@given(
+    moment=st.datetimes(min_value=datetime(1, 1, 1)),
+    fmt=st.lists(
+        st.sampled_from(["%Y", "%m", "%d", "%H", "%M", "%S", "%%", "%b", "%j", "-", "{", "}", "x"]),
+        max_size=6,
+    ).map("".join),
+)
+@example(moment=datetime(2024, 2, 9, 5, 6, 7), fmt="%Y-%m-%d")
+@example(moment=datetime(999, 2, 9), fmt="%Y-%m-%d")
+@example(moment=datetime(2024, 2, 9), fmt="%Y-%m-%d%")
+def test_the_date_filter_formats_as_strftime(moment, fmt):
+    from integrations.mapping.template_compiler import _date
+    from integrations.mapping.templates import ENVIRONMENT
+
+    assert _date(moment, fmt, environment=ENVIRONMENT) == moment.strftime(fmt)
+
+
 _django = EmailValidator()
 
 
