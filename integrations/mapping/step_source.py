@@ -22,14 +22,9 @@ from typing import Any
 from integrations.crm.base import ContactData, StepPlan
 
 from . import step_compiled
-from .contact_values import (
-    birthday_normalise,
-    email_normalise,
-    name_split,
-    phone_normalise,
-    postal_code_normalise,
-)
+from .contact_values import birthday_normalise, name_split, postal_code_normalise
 from .context import context_getter
+from .phones import phone_e164
 from .places import place_from_lead
 from .rules import RuleSet, condition_test
 from .step_config import ActionConfig, MappingConfig, StepConfig, preserve_key
@@ -46,7 +41,7 @@ from .step_result import (
 )
 from .template_compiler import Scope
 from .templates import TemplateError
-from .values import as_text, is_blank
+from .values import as_text, is_blank, is_email
 
 _NAME_PARTS = ("first_name", "middle_name", "last_name", "suffix")
 _PHONE_FIELDS = ("phone_1", "phone_2", "phone_3")
@@ -80,10 +75,10 @@ _GLOBALS = {
     "_as_text": as_text,
     "_name_split": name_split,
     "_place": place_from_lead,
-    "_email": email_normalise,
+    "_is_email": is_email,
+    "_e164": phone_e164,
     "_postal": postal_code_normalise,
     "_birthday": birthday_normalise,
-    "_phone": phone_normalise,
     "_CRITERIA_NOT_MET": CRITERIA_NOT_MET,
     "_EMAIL_OR_PHONE_REQUIRED": EMAIL_OR_PHONE_REQUIRED,
 }
@@ -344,9 +339,9 @@ class _Source:
         self.add(f"region = place.country_alpha2 or {region}")
         self.add('email = postal_code = ""')
         with self.block("if t_email:"):
-            self.add("normalised = _email(t_email)")
-            with self.block(f"if normalised.valid or {self.keep('email', 'not a valid email')}:"):
-                self.add("email = normalised.value")
+            self.add("text = t_email.strip().lower()")  # email_normalise, inline
+            with self.block(f"if _is_email(text) or {self.keep('email', 'not a valid email')}:"):
+                self.add("email = text")
         with self.block("if t_postal_code:"):
             self.add(f"normalised = _postal(t_postal_code, place.country_alpha2 or {region})")
             problem = self.keep("postal_code", "not a valid postal code")
@@ -365,11 +360,13 @@ class _Source:
         for local, name in numbers:
             with self.block("for raw in front:") if fronts and name == "phones" else _same():
                 self.add(f"text = {_text(local, 64)}")
-                with self.block("if text:"):
-                    self.add("normalised = _phone(text, region)")
-                    problem = self.keep(name, "not a valid phone number")
-                    with self.block(f"if normalised.valid or {problem}:"):
-                        self.add("phones.append(normalised.value)")
+                with self.block("if text:"):  # phone_normalise, inline
+                    self.add("text = text.strip()")
+                    self.add('e164 = _e164(text, region or "US")')
+                    with self.block("if e164 is not None:"):
+                        self.add("phones.append(e164)")
+                    with self.block(f"elif {self.keep(name, 'not a valid phone number')}:"):
+                        self.add("phones.append(text)")
         values = {attr: f"t_{name}" for attr, name in _TEXTS.items()}
         values.update(email="email", postal_code="postal_code", birthday="birthday")
         values.update(phones="phones", custom_fields="custom", extra="extra")

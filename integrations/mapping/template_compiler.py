@@ -171,7 +171,7 @@ def _frozen(value: Any) -> Any:
     if kind in _SCALARS:
         return (kind, value)
     if kind is list or kind is tuple:
-        return (kind, tuple(_frozen_scalar(item) for item in value))
+        return (kind, tuple(map(_frozen_scalar, value)))
     if isinstance(value, Undefined):
         return _UNDEFINED_KEY
     raise _NotKeyable
@@ -364,6 +364,10 @@ class _Compiler:
                 positional.append(value)
         if func is builtin_date and len(positional) == 1 and not keywords:
             func = partial(_date, environment=self.env)
+            fmt = node.args[0].value
+            numeric = _numeric_format(fmt.value) if type(fmt) is StringLiteral else None
+            if numeric is not None:  # _date's first case, its format known now
+                return _numeric_date(numeric, func, fmt.value)
         elif getattr(func, "with_environment", False):
             func = partial(func, environment=self.env)
         lookup = node.name in self.lookup_filters
@@ -582,6 +586,17 @@ def _numeric_format(fmt: str) -> Callable[[datetime.datetime], str] | None:
         return _iso_date
     template = _format_template(fmt)
     return None if template is None else template.format
+
+
+def _numeric_date(
+    numeric: Callable[[datetime.datetime], str], date: Callable[[Any, Any], Any], fmt: str
+) -> Callable[[Any, Scope], Any]:
+    def apply(value: Any, scope: Scope) -> Any:
+        if type(value) is datetime.datetime and value.year >= 1000:
+            return numeric(value)
+        return date(value, fmt)
+
+    return apply
 
 
 def _iso_date(moment: datetime.datetime) -> str:
