@@ -291,7 +291,7 @@ class _Compiler:
             raise Unsupported("nested loop, limit or offset")
         if loop.reversed or loop.cols is not None:
             raise Unsupported("reversed or cols")
-        name = loop.identifier
+        name = str(loop.identifier)  # a plain str: Identifier hashes in Python, per look-up
         if name in _RESERVED_ROOTS:
             raise Unsupported("a reserved loop name")
         iterable = self.expression(loop.iterable, loop_names)
