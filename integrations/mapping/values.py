@@ -155,25 +155,31 @@ def parse_date_reference(text: str) -> date | None:
 # %m and %d are strptime's: 1-2 digits, not 0 (see _strptime.TimeRE).
 _MONTH_TEXT = r"(1[0-2]|0[1-9]|[1-9])"
 _DAY_TEXT = r"(3[01]|[12]\d|0[1-9]|[1-9])"
-_YMD = re.compile(rf"(\d{{4}})([-.]){_MONTH_TEXT}\2{_DAY_TEXT}")
-_MDY = re.compile(rf"{_MONTH_TEXT}([/-]){_DAY_TEXT}\2(\d{{4}})")
-_D_MON_Y = re.compile(rf"{_DAY_TEXT} ([A-Za-z]{{3}}) (\d{{4}})")
+# The three shapes as one expression's alternatives (none can read another's text):
+# groups 1-4 year, separator, month, day; 5-8 month, separator, day, year; 9-11 day,
+# month name, year.
+_SHAPES = re.compile(
+    rf"(\d{{4}})([-.]){_MONTH_TEXT}\2{_DAY_TEXT}"
+    rf"|{_MONTH_TEXT}([/-]){_DAY_TEXT}\6(\d{{4}})"
+    rf"|{_DAY_TEXT} ([A-Za-z]{{3}}) (\d{{4}})"
+)
 _MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_abbr) if name}
 
 
 def _parse_date_fast(text: str) -> date | None:
     """The date for the common shapes, None for anything else (read the slow way)."""
-    if (shape := _YMD.fullmatch(text)) is not None:
+    shape = _SHAPES.fullmatch(text)
+    if shape is None:
+        return None  # no shape, or a month or day strptime would not read
+    if shape[1] is not None:
         year, month, day = shape[1], shape[3], shape[4]
-    elif (shape := _MDY.fullmatch(text)) is not None:
-        year, month, day = shape[4], shape[1], shape[3]
-    elif (shape := _D_MON_Y.fullmatch(text)) is not None:
-        number = _MONTHS.get(shape[2].lower())
+    elif shape[5] is not None:
+        year, month, day = shape[8], shape[5], shape[7]
+    else:
+        number = _MONTHS.get(shape[10].lower())
         if number is None:
             return None
-        year, month, day = shape[3], str(number), shape[1]
-    else:
-        return None  # no shape, or a month or day strptime would not read
+        year, month, day = shape[11], str(number), shape[9]
     try:
         return date(int(year), int(month), int(day))
     except ValueError:  # 02/30: strptime fails too; let the slow path say so
@@ -182,12 +188,13 @@ def _parse_date_fast(text: str) -> date | None:
 
 def parse_date(value: Any) -> date | None:
     """A calendar date in any common format (an ISO date-time keeps its date)."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if not isinstance(value, str):
-        return None
+    if type(value) is not str:
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        if not isinstance(value, str):
+            return None
     text = value.strip()
     if not text or len(text) > _MAX_PARSE:
         return None
