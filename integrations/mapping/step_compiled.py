@@ -9,13 +9,13 @@ first use, kept on the StepConfig): the step becomes one straight-line Python fu
 value kind, its target slot, its custom field's type and its on-invalid policy, each
 standard field a local variable, and each tag or campaign its two possible Decisions
 and what it adds to the plan. Per lead there remain only the look-ups, the rule
-predicates, the templates (for a Scope built once), the normalisers and the results.
+conditions, the templates (for a Scope built once), the normalisers and the results.
 
 This module holds what that function calls: the per-mapping template renderers and
 custom field checks (remembering results by their inputs, see MEMO_ENTRIES), and the
-on-invalid policy. step_map.py's step_map_interpreted is the specification this must
-agree with, and tests/mapping/test_compiled_step.py holds them to it (hypothesis
-leads, every value kind, slot, policy and action).
+on-invalid policy. tests/mapping/reference_mapper.py's step_map_interpreted is the
+specification this must agree with, and tests/mapping/test_compiled_step.py holds them
+to it (hypothesis leads, every value kind, slot, policy and action).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def step_mapper(config: StepConfig) -> Mapper:
 
 
 def invalid(messages: list[str], policy: str, label: str, problem: str, reason: str) -> bool:
-    """Apply an on-invalid policy (step_map.py's _Work.invalid). True: send the value
+    """Apply an on-invalid policy (the reference's _Work.invalid). True: send the value
     as received; raises Skip(reason) when the policy skips the step."""
     if policy == "skip":
         messages.append(f"{label}: {problem}; the step is skipped")

@@ -2,10 +2,11 @@
 
     step_function(config) -> run(context) -> MappedStep
 
-What step_map_interpreted does for every lead by walking the configuration is written
-out once, in order, as straight-line code: the standard fields are local variables,
-each mapping a few lines for its value kind and target slot, the contact and the plan
-built from those locals. Only names appear in the source: every value that comes
+What the reference mapper (tests/mapping/reference_mapper.py, step_map_interpreted)
+does for every lead by walking the configuration is written out once, in order, as
+straight-line code: the standard fields are local variables, each mapping a few lines
+for its value kind and target slot, each rule set an expression, the contact and the
+plan built from those locals. Only names appear in the source: every value that comes
 from the configuration (field paths, targets, constants, labels, ids, policies) is
 bound in the function's namespace under a generated name (`_k12`), never written into
 the text, so no configuration can change what the code does. Module constants
@@ -14,9 +15,7 @@ the text, so no configuration can change what the code does. Module constants
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from integrations.crm.base import ContactData, StepPlan
@@ -26,7 +25,7 @@ from .contact_values import birthday_normalise, name_split, postal_code_normalis
 from .context import context_getter
 from .phones import phone_e164
 from .places import place_from_lead
-from .rules import RuleSet, condition_test
+from .source_writer import SourceWriter, same
 from .step_config import ActionConfig, MappingConfig, StepConfig, preserve_key
 from .step_result import (
     CRITERIA_NOT_MET,
@@ -85,8 +84,8 @@ _GLOBALS = {
 
 
 def step_function(config: StepConfig) -> Callable[[Mapping[str, Any]], MappedStep]:
-    """The step's mapper: step_map_interpreted(config=config, context=...) without
-    `explain`, as one compiled function."""
+    """The step's mapper: the reference's step_map_interpreted(config=config,
+    context=...) without `explain`, as one compiled function."""
     source = _Source(step_compiled.MEMO_ENTRIES)
     source.step(config)
     namespace = {**_GLOBALS, **source.names}
@@ -96,38 +95,17 @@ def step_function(config: StepConfig) -> Callable[[Mapping[str, Any]], MappedSte
 
 
 def _text(local: str, limit: int) -> str:
-    """step_map.py's _text of a local, truncated to `limit` characters."""
+    """the reference's _text of a local, truncated to `limit` characters."""
     return (
         f"({local}.strip()[:{limit}] if type({local}) is str "
         f'else "" if {local} is None else _as_text({local})[:{limit}])'
     )
 
 
-class _Source:
+class _Source(SourceWriter):
     def __init__(self, memo_entries: int):
-        self.lines: list[str] = []
-        self.names: dict[str, Any] = {}
-        self.depth = 0
+        super().__init__()
         self.memo_entries = memo_entries
-
-    def add(self, line: str) -> None:
-        self.lines.append("    " * self.depth + line)
-
-    @contextmanager
-    def block(self, header: str) -> Iterator[None]:
-        self.add(header)
-        self.depth += 1
-        start = len(self.lines)
-        yield
-        if len(self.lines) == start:
-            self.add("pass")  # a block whose lines were all decided away
-        self.depth -= 1
-
-    def bind(self, value: Any) -> str:
-        """A name for `value` in the function's namespace."""
-        name = f"_k{len(self.names)}"
-        self.names[name] = value
-        return name
 
     # --- the step ------------------------------------------------------------------
 
@@ -180,24 +158,8 @@ class _Source:
             self.new("mapped", MappedStep, values)
             self.add("return mapped")
 
-    def new(self, local: str, cls: type, values: dict[str, str]) -> None:
-        """`local = cls(**values)` for a dataclass without __post_init__, its other
-        fields at their defaults: the instance's __dict__ filled in directly, which
-        costs a third of a frozen dataclass's __init__ (a setattr per field)."""
-        assert not hasattr(cls, "__post_init__") and not hasattr(cls, "__slots__")
-        self.add(f"{local} = _new({self.bind(cls)})")
-        self.add(f"fields = {local}.__dict__")
-        for spec in dataclasses.fields(cls):
-            if spec.name in values:
-                value = values.pop(spec.name)
-            else:
-                assert spec.default is not dataclasses.MISSING, spec.name
-                value = self.bind(spec.default)
-            self.add(f"fields[{spec.name!r}] = {value}")
-        assert not values, values
-
     def standard_values(self, config: StepConfig) -> None:
-        """step_map.py's _standard_values: a local `v_<name>` per standard field."""
+        """the reference's _standard_values: a local `v_<name>` per standard field."""
         self.add("get = lead.get")
         for name in STANDARD_NAMES:
             on = name not in config.standard_off
@@ -212,32 +174,10 @@ class _Source:
                         with self.block(f"if {part} and _is_blank(v_{name}):"):
                             self.add(f"v_{name} = {part}")
 
-    # --- rules ---------------------------------------------------------------------
-
-    def rule(self, ruleset: RuleSet) -> str:
-        """rules_evaluate(ruleset, context) as an expression (the rules are pure and
-        total, so `and` / `or` decide as all() / any() do)."""
-        if ruleset.is_empty:
-            return "True"
-        tests = []
-        for item in ruleset.conditions:
-            if isinstance(item, RuleSet):
-                tests.append(self.rule(item))
-                continue
-            if len(item.path) == 2 and item.path[0] == "lead":
-                field = self.bind(item.path[1])
-                getter = self.bind(context_getter(item.path))
-                value = f"(rules_lead.get({field}) if rules_lead is not None else "
-                value += f"{getter}(context))"
-            else:
-                value = f"{self.bind(context_getter(item.path))}(context)"
-            tests.append(f"{self.bind(condition_test(item))}({value}, context)")
-        return f"({(' and ' if ruleset.match == 'all' else ' or ').join(tests)})"
-
     # --- mappings ------------------------------------------------------------------
 
     def mapping(self, config: StepConfig, mapping: MappingConfig) -> None:
-        """step_map.py's _apply for one mapping."""
+        """the reference's _apply for one mapping."""
         if mapping.rules.is_empty:
             self.mapping_body(config, mapping)
             return
@@ -325,13 +265,13 @@ class _Source:
     # --- the contact ---------------------------------------------------------------
 
     def keep(self, name: str, problem: str) -> str:
-        """step_map.py's _keep: an invalid standard value is to be sent as received."""
+        """the reference's _keep: an invalid standard value is to be sent as received."""
         policy = f"p_{name}" if name in self.policed else repr(DEFAULT_ON_INVALID.get(name, "send"))
         reason = self.bind(SKIP_REASONS.get(name, f"invalid value for {name}"))
         return f"_invalid(messages, {policy}, {name!r}, {problem!r}, {reason})"
 
     def contact(self, config: StepConfig, fronts: bool, attributes: bool) -> None:
-        """step_map.py's _contact, from the locals."""
+        """the reference's _contact, from the locals."""
         region = self.bind(config.phone_region)
         for name in (*_TEXTS.values(), "email", "postal_code", "state", "country"):
             self.add(f"t_{name} = {_text(f'v_{name}', 10_000)}")
@@ -358,7 +298,7 @@ class _Source:
         numbers = [("raw", "phones")] if fronts else []
         numbers += [(f"v_{name}", name) for name in _PHONE_FIELDS]
         for local, name in numbers:
-            with self.block("for raw in front:") if fronts and name == "phones" else _same():
+            with self.block("for raw in front:") if fronts and name == "phones" else same():
                 self.add(f"text = {_text(local, 64)}")
                 with self.block("if text:"):  # phone_normalise, inline
                     self.add("text = text.strip()")
@@ -382,7 +322,7 @@ class _Source:
     # --- tags and campaigns --------------------------------------------------------
 
     def plan(self, config: StepConfig) -> None:
-        """step_map.py's _decide and _plan, each action's effect decided now."""
+        """the reference's _decide and _plan, each action's effect decided now."""
         self.add("tags = []")
         self.add("sequences = []")
         self.add(f"options = dict({self.bind(config.options)})")
@@ -420,7 +360,7 @@ class _Source:
         )
 
     def effect(self, item: ActionConfig) -> None:
-        """What an applying item adds to the plan (step_map.py's _plan)."""
+        """What an applying item adds to the plan (the reference's _plan)."""
         if not item.item_id:
             return
         item_id = self.bind(item.item_id)
@@ -444,8 +384,3 @@ def _decision(item: ActionConfig, applies: bool) -> Decision:
     return Decision(
         item.kind, item.action, item.item_id, item.name, applies, None, item.sequence_id
     )
-
-
-@contextmanager
-def _same() -> Iterator[None]:
-    yield

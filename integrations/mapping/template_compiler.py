@@ -365,9 +365,10 @@ class _Compiler:
         if func is builtin_date and len(positional) == 1 and not keywords:
             func = partial(_date, environment=self.env)
             fmt = node.args[0].value
-            numeric = _numeric_format(fmt.value) if type(fmt) is StringLiteral else None
-            if numeric is not None:  # _date's first case, its format known now
-                return _numeric_date(numeric, func, fmt.value)
+            if isinstance(fmt, StringLiteral):  # _date's first case, its format known now
+                numeric = _numeric_format(fmt.value)
+                if numeric is not None:
+                    return _numeric_date(numeric, func, fmt.value)
         elif getattr(func, "with_environment", False):
             func = partial(func, environment=self.env)
         lookup = node.name in self.lookup_filters
