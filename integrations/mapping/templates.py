@@ -91,7 +91,9 @@ def catalogue_lookup(
                 continue
             if type(item) is not dict and not isinstance(item, Mapping):  # dict: no ABC check
                 continue
-            if as_text(item.get("name")).casefold() == wanted or as_text(item.get("id")) == wanted:
+            label = item.get("name")
+            label = label.strip() if type(label) is str else as_text(label)  # as_text, inline
+            if label.casefold() == wanted or as_text(item.get("id")) == wanted:
                 return as_text(item.get("id"))
     if not found_list:
         raise TemplateError(f"the account's catalogue has no {what}s: refresh the catalogue")
