@@ -194,8 +194,22 @@ def compile_template(
     Unsupported for a shape it does not render. `lookup_filters`: the names of the
     filters that only read the catalogue from Liquid's context."""
     compiler = _Compiler(env, lookup_filters)
-    writers = [(compiler.node(node, loop_names=()), node.token) for node in nodes]
     limit = env.output_stream_limit
+    if len(nodes) == 1 and type(nodes[0]) is OutputNode:  # `{{ x | f }}` alone
+        value, token = compiler.filtered(nodes[0].expression, ()), nodes[0].token
+
+        def render_one(scope: Scope) -> str:
+            try:
+                result = value(scope)
+            except _Miss as miss:
+                raise LookupMiss(miss.error, token, 0) from None
+            text = result if type(result) is str else to_liquid_string(result, False)
+            if limit is not None and len(text) * 4 > limit and len(text.encode()) > limit:
+                raise Fallback("output near the limit")
+            return text
+
+        return Compiled(render_one, None if compiler.impure else tuple(compiler.paths))
+    writers = [(compiler.node(node, loop_names=()), node.token) for node in nodes]
 
     def render(scope: Scope) -> str:
         out: list[str] = []
