@@ -38,8 +38,8 @@ from .step_result import (
     MappedStep,
     Skip,
 )
-from .template_compiler import Scope
-from .templates import TemplateError
+from .template_compiler import LookupContext, Scope
+from .templates import CatalogueIndex, TemplateError
 from .values import as_text, is_blank, is_email
 
 _NAME_PARTS = ("first_name", "middle_name", "last_name", "suffix")
@@ -145,7 +145,9 @@ class _Source(SourceWriter):
             if self.keeps:
                 self.add("preserve = set()")
             if any(m.kind == "template" and not _broken(m) for m in mappings):
-                self.add(f"scope = _Scope(context, {self.bind(config.catalogue)})")
+                catalogue = config.catalogue
+                lookups = LookupContext(catalogue, CatalogueIndex(catalogue))
+                self.add(f"scope = _Scope(context, {self.bind(catalogue)}, {self.bind(lookups)})")
             with self.block("try:"):
                 for mapping in mappings:
                     self.mapping(config, mapping)

@@ -73,10 +73,17 @@ class LookupMiss(Exception):
 class Scope:
     """What a template reads, for one lead: template_scope's names, looked up lazily."""
 
-    __slots__ = ("context", "lead", "catalogue", "now", "loop")
+    __slots__ = ("context", "lead", "catalogue", "now", "loop", "lookups")
 
-    def __init__(self, context: Mapping[str, Any], catalogue: Mapping[str, Any] | None):
+    def __init__(
+        self,
+        context: Mapping[str, Any],
+        catalogue: Mapping[str, Any] | None,
+        lookups: LookupContext | None = None,
+    ):
         self.context = context
+        # What the lookup filters read (a step passes one, with its catalogue's index).
+        self.lookups = lookups
         lead = context.get("lead")
         self.lead = lead if type(lead) is dict or isinstance(lead, Mapping) else None
         self.catalogue = catalogue or {}
@@ -89,13 +96,14 @@ class Scope:
         self.loop: dict[str, Any] = {}
 
 
-class _CatalogueContext:
-    """The one thing a lookup filter reads of Liquid's render context."""
+class LookupContext:
+    """The one thing a lookup filter reads of Liquid's render context: the catalogue,
+    and for a step's templates an index of it (templates.CatalogueIndex)."""
 
     __slots__ = ("globals",)
 
-    def __init__(self, catalogue: Mapping[str, Any]):
-        self.globals = {"catalogue": catalogue}
+    def __init__(self, catalogue: Mapping[str, Any], index: Any = None):
+        self.globals = {"catalogue": catalogue, "catalogue_index": index}
 
 
 Expr = Callable[[Scope], Any]
@@ -402,7 +410,7 @@ class _Compiler:
             args = [p(scope) for p in positional]
             kwargs = {k: v(scope) for k, v in keywords}
             if lookup:
-                kwargs["context"] = _CatalogueContext(scope.catalogue)
+                kwargs["context"] = scope.lookups or LookupContext(scope.catalogue)
                 try:
                     return func(value, *args, **kwargs)
                 except FilterError as exc:

@@ -268,6 +268,38 @@ def test_the_date_filter_formats_as_strftime(moment, fmt):
     assert _date(moment, fmt, environment=ENVIRONMENT) == moment.strftime(fmt)
 
 
+names = st.sampled_from(["Google Ads", " google ads", "Referral", "3", "", "É", 3, None])
+catalogue_items = st.one_of(
+    names,
+    st.fixed_dictionaries({}, optional={"id": names, "name": names}),
+    st.lists(names, max_size=1),
+)
+
+
+@given(
+    catalogue=st.dictionaries(
+        st.sampled_from(["owners", "users", "lead_sources"]),
+        st.lists(catalogue_items, max_size=5) | st.just("not a list"),
+        max_size=3,
+    ),
+    lists=st.sampled_from([("lead_sources",), ("owners", "users"), ("users", "owners")]),
+    name=names,
+)
+def test_a_catalogue_index_finds_what_the_scan_finds(catalogue, lists, name):
+    from integrations.mapping.templates import CatalogueIndex, catalogue_lookup
+
+    def outcome(find):
+        try:
+            return find()
+        except TemplateError as exc:
+            return ("error", exc.message)
+
+    index = CatalogueIndex(catalogue)
+    scanned = outcome(lambda: catalogue_lookup(catalogue, lists, name, what="owner"))
+    assert outcome(lambda: index.lookup(lists, name, what="owner")) == scanned
+    assert outcome(lambda: index.lookup(lists, name, what="owner")) == scanned  # read once
+
+
 _django = EmailValidator()
 
 
