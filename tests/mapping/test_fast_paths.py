@@ -268,11 +268,11 @@ def test_the_date_filter_formats_as_strftime(moment, fmt):
     assert _date(moment, fmt, environment=ENVIRONMENT) == moment.strftime(fmt)
 
 
-names = st.sampled_from(["Google Ads", " google ads", "Referral", "3", "", "É", 3, None])
+catalogue_names = st.sampled_from(["Google Ads", " google ads", "Referral", "3", "", "É", 3, None])
 catalogue_items = st.one_of(
-    names,
-    st.fixed_dictionaries({}, optional={"id": names, "name": names}),
-    st.lists(names, max_size=1),
+    catalogue_names,
+    st.fixed_dictionaries({}, optional={"id": catalogue_names, "name": catalogue_names}),
+    st.lists(catalogue_names, max_size=1),
 )
 
 
@@ -283,7 +283,7 @@ catalogue_items = st.one_of(
         max_size=3,
     ),
     lists=st.sampled_from([("lead_sources",), ("owners", "users"), ("users", "owners")]),
-    name=names,
+    name=catalogue_names,
 )
 def test_a_catalogue_index_finds_what_the_scan_finds(catalogue, lists, name):
     from integrations.mapping.templates import CatalogueIndex, catalogue_lookup
