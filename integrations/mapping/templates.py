@@ -128,7 +128,8 @@ class CatalogueIndex:
         return found
 
     def _read(self, lists: tuple[str, ...]) -> tuple[bool, dict[str, str]]:
-        found_list, ids = False, {}
+        found_list = False
+        ids: dict[str, str] = {}
         for key in lists:
             items = self.catalogue.get(key)
             if not isinstance(items, list):
