@@ -405,6 +405,17 @@ class _Compiler:
             if len(positional) == 1:
                 first = positional[0]
                 return lambda value, scope: func(value, first(scope))
+        if lookup and not positional and not keywords:  # `| source_lookup`
+
+            def look_up(value: Any, scope: Scope) -> Any:
+                try:
+                    return func(value, context=scope.lookups or LookupContext(scope.catalogue))
+                except FilterError as exc:
+                    if type(exc) is not FilterError:
+                        raise
+                    raise _Miss(exc) from None
+
+            return look_up
 
         def apply(value: Any, scope: Scope) -> Any:
             args = [p(scope) for p in positional]
