@@ -197,11 +197,11 @@ def _numeric_comparisons() -> None:
 
     def numeric(left: Any, right: Any) -> tuple[Any, Any]:
         if _is_number(right) and isinstance(left, str):
-            parsed = parse_number(left)
-            return (Decimal(str(parsed)) if parsed is not None else left), right
+            parsed = _decimal(left)
+            return (parsed if parsed is not None else left), right
         if _is_number(left) and isinstance(right, str):
-            parsed = parse_number(right)
-            return left, (Decimal(str(parsed)) if parsed is not None else right)
+            parsed = _decimal(right)
+            return left, (parsed if parsed is not None else right)
         return left, right
 
     eq, lt, le = logical._eq, logical._lt, logical._le
@@ -216,6 +216,19 @@ _NUMBER_TYPES = (int, float, Decimal)  # a tuple: isinstance is faster than with
 def _is_number(value: Any) -> bool:
     return isinstance(value, _NUMBER_TYPES) and not isinstance(value, bool)
 
+
+def _decimal(text: str) -> Decimal | None:
+    """parse_number's reading of `text` as a Decimal (of its shortest float repr)."""
+    return (_decimal_kept if len(text) <= 256 else _decimal_of)(text)
+
+
+def _decimal_of(text: str) -> Decimal | None:
+    parsed = parse_number(text)
+    return Decimal(str(parsed)) if parsed is not None else None
+
+
+# A lead's score is compared lead after lead: the Decimal is kept by its text.
+_decimal_kept = lru_cache(maxsize=1024)(_decimal_of)
 
 _numeric_comparisons()
 
