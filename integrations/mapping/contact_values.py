@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from functools import lru_cache
 from typing import Any, NamedTuple
 
 from .phones import phone_e164
@@ -28,7 +27,6 @@ def email_normalise(value: Any) -> Normalised:
     return Normalised(text, is_email(text))
 
 
-@lru_cache(maxsize=8192)
 def phone_normalise(value: str, region: str = "US") -> Normalised:
     """E.164 when the number is valid (read for `region` when written without a
     country code), else the text as received."""

@@ -151,10 +151,50 @@ def custom_value_check(spec: CustomFieldSpec, value: Any) -> tuple[Any, str]:
 
 
 def custom_value_checker(spec: CustomFieldSpec) -> Callable[[Any], tuple[Any, str]]:
-    """custom_value_check for one field, its kind decided once: a text field's string
-    and a whole number's string read directly, the rest by custom_value_check."""
+    """custom_value_check for one field, its kind decided once: the typed kinds and a
+    text field's string read directly, the rest (dropdowns, lists) by
+    custom_value_check."""
     check = partial(custom_value_check, spec)
     limit = spec.max_length
+    label = spec.name or spec.id
+    if spec.kind == "date":
+        needs_date = f"{label} needs a date"
+
+        def date_value(value: Any) -> tuple[Any, str]:
+            day = parse_date(value)
+            return (value, needs_date) if day is None else (day.isoformat(), "")
+
+        return date_value
+    if spec.kind == "whole_number":
+        needs_whole = f"{label} needs a whole number"
+
+        def whole_number(value: Any) -> tuple[Any, str]:
+            number = parse_number(value)
+            if number is None or not number.is_integer() or abs(number) >= 10**18:
+                return value, needs_whole
+            return int(number), ""
+
+        return whole_number
+    if spec.kind in ("decimal", "currency"):
+        needs_number, cents = f"{label} needs a number", spec.kind == "currency"
+
+        def decimal(value: Any) -> tuple[Any, str]:
+            number = parse_number(value)
+            if number is None:
+                return value, needs_number
+            if cents:
+                number = round(number, 2)
+            return (int(number) if number.is_integer() else number), ""
+
+        return decimal
+    if spec.kind == "yes_no":
+        needs_flag = f"{label} needs yes or no"
+
+        def yes_no(value: Any) -> tuple[Any, str]:
+            flag = parse_bool(value)
+            return (value, needs_flag) if flag is None else (flag, "")
+
+        return yes_no
     if spec.kind is None or (spec.kind not in _TYPED_KINDS and spec.kind != "dropdown"):
         too_long = f"{spec.name or spec.id} holds at most {limit} characters"
 

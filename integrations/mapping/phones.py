@@ -64,11 +64,14 @@ class _RegionTest:
             pattern = self._pattern(desc, length)
             if pattern is not None:
                 alternatives.append(f"(?:{pattern})")
-        self.types = re.compile("|".join(alternatives)) if alternatives else None
-        if self.general is not None:
-            self.general_re: re.Pattern[str] | None = re.compile(self.general)
+        types = "|".join(alternatives)
+        # Both tests in one expression: the general pattern as a lookahead over the
+        # whole number, then any type's pattern.
+        if self.general is not None and types:
+            both: re.Pattern[str] | None = re.compile(f"(?=(?:{self.general})\\Z)(?:{types})")
         else:
-            self.general_re = None
+            both = None
+        self.fullmatch = both.fullmatch if both is not None else None
 
     @staticmethod
     def _pattern(desc: object, length: int) -> str | None:
@@ -82,9 +85,7 @@ class _RegionTest:
         return pattern or None
 
     def valid(self, nsn: str) -> bool:
-        if self.general_re is None or self.types is None:
-            return False
-        return bool(self.general_re.fullmatch(nsn)) and bool(self.types.fullmatch(nsn))
+        return self.fullmatch is not None and self.fullmatch(nsn) is not None
 
 
 @lru_cache(maxsize=32)
@@ -95,10 +96,14 @@ def _region_test(region: str) -> _RegionTest:
 def _nanp_valid(nsn: str, region: str) -> bool:
     """phonenumbers: is_valid_number_for_region(n, region) or is_valid_number(n), for
     +1 and a ten-digit national number."""
-    if _region_test(region).valid(nsn):
+    test = _TESTS.get(region) or _region_test(region)
+    if test.valid(nsn):
         return True
     found = _nanp_region(nsn)
     return found is not None and found != region and _region_test(found).valid(nsn)
+
+
+_TESTS = {region: _region_test(region) for region in _FAST_REGIONS}
 
 
 def _nanp_region(nsn: str) -> str | None:

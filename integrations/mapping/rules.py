@@ -447,21 +447,36 @@ def rules_predicate(ruleset: RuleSet) -> Predicate:
 
 
 def _condition_predicate(condition: Condition) -> Predicate:
-    get = context_getter(condition.path)
+    get, test = context_getter(condition.path), condition_test(condition)
+    return lambda context: test(get(context), context)
+
+
+ConditionTest = Callable[[Any, Mapping[str, Any]], bool]
+
+
+def condition_test(condition: Condition) -> ConditionTest:
+    """condition_holds for one condition as a function built once, of the value at its
+    field and the context (which only the format checks read, for the region)."""
     op = condition.operator
     if op in ("valid", "invalid"):
         fmt, wanted = str(condition.value), op == "valid"
-        return lambda context: is_valid(get(context), fmt, region=_region(context)) is wanted
+        if fmt in ("email", "date"):  # read the same in every region
+            return lambda actual, context: is_valid(actual, fmt) is wanted
+        return lambda actual, context: is_valid(actual, fmt, region=_region(context)) is wanted
     if op in _NUMBER_TESTS and condition.number is not None:
         test, limit = _NUMBER_TESTS[op], condition.number
 
-        def compare_number(context: Mapping[str, Any]) -> bool:
-            number = parse_number(get(context))
+        def compare_number(actual: Any, context: Mapping[str, Any]) -> bool:
+            number = parse_number(actual)
             return number is not None and test(number, limit)
 
         return compare_number
+    if op == "not_blank":
+        return lambda actual, context: not is_blank(actual)
+    if op == "true":
+        return lambda actual, context: parse_bool(actual) is True
     check = _CHECKS[op]
-    return lambda context: check(condition, get(context))
+    return lambda actual, context: check(condition, actual)
 
 
 __all__ = [
@@ -475,6 +490,7 @@ __all__ = [
     "RuleTrace",
     "condition_from_data",
     "condition_holds",
+    "condition_test",
     "rules_evaluate",
     "rules_explain",
     "rules_predicate",

@@ -1,5 +1,6 @@
 """What mapping one lead for one step gives (step_map's result), shared by the
-interpreted mapper (step_map.py) and the compiled one (step_compiled.py)."""
+compiled mapper (step_compiled.py, step_source.py) and the reference one the tests
+hold it to (tests/mapping/reference_mapper.py)."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Mapping
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from liquid import Environment
@@ -73,10 +73,17 @@ class LookupMiss(Exception):
 class Scope:
     """What a template reads, for one lead: template_scope's names, looked up lazily."""
 
-    __slots__ = ("context", "lead", "catalogue", "now", "loop")
+    __slots__ = ("context", "lead", "catalogue", "now", "loop", "lookups")
 
-    def __init__(self, context: Mapping[str, Any], catalogue: Mapping[str, Any] | None):
+    def __init__(
+        self,
+        context: Mapping[str, Any],
+        catalogue: Mapping[str, Any] | None,
+        lookups: LookupContext | None = None,
+    ):
         self.context = context
+        # What the lookup filters read (a step passes one, with its catalogue's index).
+        self.lookups = lookups
         lead = context.get("lead")
         self.lead = lead if type(lead) is dict or isinstance(lead, Mapping) else None
         self.catalogue = catalogue or {}
@@ -89,13 +96,14 @@ class Scope:
         self.loop: dict[str, Any] = {}
 
 
-class _CatalogueContext:
-    """The one thing a lookup filter reads of Liquid's render context."""
+class LookupContext:
+    """The one thing a lookup filter reads of Liquid's render context: the catalogue,
+    and for a step's templates an index of it (templates.CatalogueIndex)."""
 
     __slots__ = ("globals",)
 
-    def __init__(self, catalogue: Mapping[str, Any]):
-        self.globals = {"catalogue": catalogue}
+    def __init__(self, catalogue: Mapping[str, Any], index: Any = None):
+        self.globals = {"catalogue": catalogue, "catalogue_index": index}
 
 
 Expr = Callable[[Scope], Any]
@@ -108,7 +116,7 @@ _SPECIAL_KEYS = frozenset({"size", "first", "last"})
 class Compiled:
     """A template's render function, and its inputs for memoising (see `inputs`)."""
 
-    __slots__ = ("render", "key")
+    __slots__ = ("render", "key", "memoisable")
 
     def __init__(self, render: Callable[[Scope], str], paths: tuple[Expr, ...] | None):
         self.render = render
@@ -118,6 +126,7 @@ class Compiled:
         # None when the template or a value does not allow one (`now`, the date
         # filter, an object, a nested list).
         self.key: Callable[[Scope], Any] = _keyer(paths)
+        self.memoisable = paths is not None
 
 
 def _keyer(paths: tuple[Expr, ...] | None) -> Callable[[Scope], Any]:
@@ -170,7 +179,7 @@ def _frozen(value: Any) -> Any:
     if kind in _SCALARS:
         return (kind, value)
     if kind is list or kind is tuple:
-        return (kind, tuple(_frozen_scalar(item) for item in value))
+        return (kind, tuple(map(_frozen_scalar, value)))
     if isinstance(value, Undefined):
         return _UNDEFINED_KEY
     raise _NotKeyable
@@ -193,8 +202,22 @@ def compile_template(
     Unsupported for a shape it does not render. `lookup_filters`: the names of the
     filters that only read the catalogue from Liquid's context."""
     compiler = _Compiler(env, lookup_filters)
-    writers = [(compiler.node(node, loop_names=()), node.token) for node in nodes]
     limit = env.output_stream_limit
+    if len(nodes) == 1 and type(nodes[0]) is OutputNode:  # `{{ x | f }}` alone
+        value, token = compiler.filtered(nodes[0].expression, ()), nodes[0].token
+
+        def render_one(scope: Scope) -> str:
+            try:
+                result = value(scope)
+            except _Miss as miss:
+                raise LookupMiss(miss.error, token, 0) from None
+            text = result if type(result) is str else to_liquid_string(result, False)
+            if limit is not None and len(text) * 4 > limit and len(text.encode()) > limit:
+                raise Fallback("output near the limit")
+            return text
+
+        return Compiled(render_one, None if compiler.impure else tuple(compiler.paths))
+    writers = [(compiler.node(node, loop_names=()), node.token) for node in nodes]
 
     def render(scope: Scope) -> str:
         out: list[str] = []
@@ -290,7 +313,7 @@ class _Compiler:
             raise Unsupported("nested loop, limit or offset")
         if loop.reversed or loop.cols is not None:
             raise Unsupported("reversed or cols")
-        name = loop.identifier
+        name = str(loop.identifier)  # a plain str: Identifier hashes in Python, per look-up
         if name in _RESERVED_ROOTS:
             raise Unsupported("a reserved loop name")
         iterable = self.expression(loop.iterable, loop_names)
@@ -363,6 +386,11 @@ class _Compiler:
                 positional.append(value)
         if func is builtin_date and len(positional) == 1 and not keywords:
             func = partial(_date, environment=self.env)
+            fmt = node.args[0].value
+            if isinstance(fmt, StringLiteral):  # _date's first case, its format known now
+                numeric = _numeric_format(fmt.value)
+                if numeric is not None:
+                    return _numeric_date(numeric, func, fmt.value)
         elif getattr(func, "with_environment", False):
             func = partial(func, environment=self.env)
         lookup = node.name in self.lookup_filters
@@ -377,12 +405,23 @@ class _Compiler:
             if len(positional) == 1:
                 first = positional[0]
                 return lambda value, scope: func(value, first(scope))
+        if lookup and not positional and not keywords:  # `| source_lookup`
+
+            def look_up(value: Any, scope: Scope) -> Any:
+                try:
+                    return func(value, context=scope.lookups or LookupContext(scope.catalogue))
+                except FilterError as exc:
+                    if type(exc) is not FilterError:
+                        raise
+                    raise _Miss(exc) from None
+
+            return look_up
 
         def apply(value: Any, scope: Scope) -> Any:
             args = [p(scope) for p in positional]
             kwargs = {k: v(scope) for k, v in keywords}
             if lookup:
-                kwargs["context"] = _CatalogueContext(scope.catalogue)
+                kwargs["context"] = scope.lookups or LookupContext(scope.catalogue)
                 try:
                     return func(value, *args, **kwargs)
                 except FilterError as exc:
@@ -552,8 +591,67 @@ def _date(value: Any, fmt: Any, *, environment: Environment) -> Any:
     """Liquid's date filter; for a datetime (`now`) and a format string it comes down
     to strftime, called here directly."""
     if type(value) is datetime.datetime and type(fmt) is str:
+        numeric = _numeric_format(fmt)
+        if numeric is not None and value.year >= 1000:  # %Y: four digits, as strftime
+            return numeric(value)
         return value.strftime(fmt)
     return builtin_date(value, fmt, environment=environment)
+
+
+# strftime's numeric directives, as str.format fields of the datetime: the same digits
+# (zero-padded, https://docs.python.org/3/library/datetime.html#format-codes), not
+# read from the locale, without strftime's cost (a time tuple and a C call per render).
+_NUMERIC_DIRECTIVES = {
+    "Y": "{0.year}",
+    "m": "{0.month:02d}",
+    "d": "{0.day:02d}",
+    "H": "{0.hour:02d}",
+    "M": "{0.minute:02d}",
+    "S": "{0.second:02d}",
+    "%": "%",
+}
+
+
+@lru_cache(maxsize=64)
+def _numeric_format(fmt: str) -> Callable[[datetime.datetime], str] | None:
+    """strftime(fmt) for a date-time of a four-digit year when `fmt` holds only the
+    directives above and literal text; None for anything else (strftime reads it)."""
+    if fmt == "%Y-%m-%d":
+        return _iso_date
+    template = _format_template(fmt)
+    return None if template is None else template.format
+
+
+def _numeric_date(
+    numeric: Callable[[datetime.datetime], str], date: Callable[[Any, Any], Any], fmt: str
+) -> Callable[[Any, Scope], Any]:
+    def apply(value: Any, scope: Scope) -> Any:
+        if type(value) is datetime.datetime and value.year >= 1000:
+            return numeric(value)
+        return date(value, fmt)
+
+    return apply
+
+
+def _iso_date(moment: datetime.datetime) -> str:
+    return moment.date().isoformat()
+
+
+def _format_template(fmt: str) -> str | None:
+    parts: list[str] = []
+    position = 0
+    while position < len(fmt):
+        char = fmt[position]
+        if char != "%":
+            parts.append("{{" if char == "{" else "}}" if char == "}" else char)
+            position += 1
+            continue
+        field = _NUMERIC_DIRECTIVES.get(fmt[position + 1 : position + 2])
+        if field is None:
+            return None
+        parts.append(field)
+        position += 2
+    return "".join(parts)
 
 
 def _root_getter(name: str, *, in_loop: bool) -> Callable[[Scope], Any]:

@@ -89,21 +89,71 @@ def catalogue_lookup(
                 if item.strip().casefold() == wanted:
                     return item.strip()
                 continue
-            if not isinstance(item, Mapping):
+            if type(item) is not dict and not isinstance(item, Mapping):  # dict: no ABC check
                 continue
-            if as_text(item.get("name")).casefold() == wanted or as_text(item.get("id")) == wanted:
+            label = item.get("name")
+            label = label.strip() if type(label) is str else as_text(label)  # as_text, inline
+            if label.casefold() == wanted or as_text(item.get("id")) == wanted:
                 return as_text(item.get("id"))
+    raise _not_found(found_list, name, what)
+
+
+def _not_found(found_list: bool, name: Any, what: str) -> TemplateError:
     if not found_list:
-        raise TemplateError(f"the account's catalogue has no {what}s: refresh the catalogue")
+        return TemplateError(f"the account's catalogue has no {what}s: refresh the catalogue")
     shown = as_text(name)[:60]
-    raise TemplateError(f"no {what} named {shown!r} in the account's catalogue")
+    return TemplateError(f"no {what} named {shown!r} in the account's catalogue")
+
+
+class CatalogueIndex:
+    """catalogue_lookup for one catalogue that does not change (a StepConfig's: the
+    step's memo counts on it too), each list read once into a dict: every name
+    (folded) and id to the id of the first item that has it, as the scan finds it."""
+
+    def __init__(self, catalogue: Mapping[str, Any]):
+        self.catalogue = catalogue if isinstance(catalogue, Mapping) else {}
+        self.ids: dict[tuple[str, ...], tuple[bool, dict[str, str]]] = {}
+
+    def lookup(self, lists: tuple[str, ...], name: Any, *, what: str) -> str:
+        wanted = as_text(name).casefold()
+        if not wanted:
+            return ""
+        known = self.ids.get(lists)
+        if known is None:
+            known = self.ids[lists] = self._read(lists)
+        found_list, ids = known
+        found = ids.get(wanted)
+        if found is None:
+            raise _not_found(found_list, name, what)
+        return found
+
+    def _read(self, lists: tuple[str, ...]) -> tuple[bool, dict[str, str]]:
+        found_list = False
+        ids: dict[str, str] = {}
+        for key in lists:
+            items = self.catalogue.get(key)
+            if not isinstance(items, list):
+                continue
+            found_list = True
+            for item in items:
+                if isinstance(item, str):
+                    ids.setdefault(item.strip().casefold(), item.strip())
+                elif isinstance(item, Mapping):
+                    item_id = as_text(item.get("id"))
+                    ids.setdefault(as_text(item.get("name")).casefold(), item_id)
+                    ids.setdefault(item_id, item_id)
+        ids.pop("", None)  # a blank name is never looked up
+        return found_list, ids
 
 
 def _lookup_filter(lists: tuple[str, ...], what: str) -> Callable[..., str]:
     @with_context
     def lookup(value: Any, *, context: Any) -> str:
+        index = context.globals.get("catalogue_index")  # compiled templates of a step
         catalogue = context.globals.get("catalogue")
         try:
+            if isinstance(index, CatalogueIndex):
+                return index.lookup(lists, value, what=what)
             return catalogue_lookup(
                 catalogue if isinstance(catalogue, Mapping) else {}, lists, value, what=what
             )
@@ -147,11 +197,11 @@ def _numeric_comparisons() -> None:
 
     def numeric(left: Any, right: Any) -> tuple[Any, Any]:
         if _is_number(right) and isinstance(left, str):
-            parsed = parse_number(left)
-            return (Decimal(str(parsed)) if parsed is not None else left), right
+            parsed = _decimal(left)
+            return (parsed if parsed is not None else left), right
         if _is_number(left) and isinstance(right, str):
-            parsed = parse_number(right)
-            return left, (Decimal(str(parsed)) if parsed is not None else right)
+            parsed = _decimal(right)
+            return left, (parsed if parsed is not None else right)
         return left, right
 
     eq, lt, le = logical._eq, logical._lt, logical._le
@@ -160,9 +210,25 @@ def _numeric_comparisons() -> None:
     logical._le = lambda left, right: le(*numeric(left, right))
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+_NUMBER_TYPES = (int, float, Decimal)  # a tuple: isinstance is faster than with a union
 
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, _NUMBER_TYPES) and not isinstance(value, bool)
+
+
+def _decimal(text: str) -> Decimal | None:
+    """parse_number's reading of `text` as a Decimal (of its shortest float repr)."""
+    return (_decimal_kept if len(text) <= 256 else _decimal_of)(text)
+
+
+def _decimal_of(text: str) -> Decimal | None:
+    parsed = parse_number(text)
+    return Decimal(str(parsed)) if parsed is not None else None
+
+
+# A lead's score is compared lead after lead: the Decimal is kept by its text.
+_decimal_kept = lru_cache(maxsize=1024)(_decimal_of)
 
 _numeric_comparisons()
 

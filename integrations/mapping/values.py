@@ -102,16 +102,10 @@ def as_text(value: Any) -> str:
 def parse_number(value: Any) -> float | None:
     """A number, or a string that is one ("80", " 1,200.50 ", "$12"); else None."""
     if isinstance(value, str):
-        text = value.strip()
-        if not text or len(text) > _MAX_PARSE or not _NUMBER.match(text):
-            return None
-        try:
-            number = float(text.replace(",", "").replace("$", ""))
-        except (ValueError, OverflowError):
-            return None
-    elif isinstance(value, bool):
+        return (_number_text_kept if len(value) <= 256 else _number_text)(value)
+    if isinstance(value, bool):
         return None
-    elif isinstance(value, _NUMBERS):
+    if isinstance(value, _NUMBERS):
         try:
             number = float(value)
         except OverflowError:  # an int beyond float range
@@ -119,6 +113,22 @@ def parse_number(value: Any) -> float | None:
     else:
         return None
     return number if math.isfinite(number) else None
+
+
+def _number_text(value: str) -> float | None:
+    text = value.strip()
+    if not text or len(text) > _MAX_PARSE or not _NUMBER.match(text):
+        return None
+    try:
+        number = float(text.replace(",", "").replace("$", ""))
+    except (ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+# Rules and custom fields read the same few numbers ("80", "$1,200") lead after lead,
+# and one lead's score several times: the answer is kept by the text.
+_number_text_kept = lru_cache(maxsize=4096)(_number_text)
 
 
 @lru_cache(maxsize=4096)
@@ -143,29 +153,33 @@ def parse_date_reference(text: str) -> date | None:
 # (%m-%d-%Y), 1990.09.25 (%Y.%m.%d), 25 Sep 1990 (%d %b %Y). No earlier format can
 # read these shapes, so the first that strptime would succeed with is the one below.
 # %m and %d are strptime's: 1-2 digits, not 0 (see _strptime.TimeRE).
-_YMD = re.compile(r"(\d{4})([-.])(\d{1,2})\2(\d{1,2})")
-_MDY = re.compile(r"(\d{1,2})([/-])(\d{1,2})\2(\d{4})")
-_D_MON_Y = re.compile(r"(\d{1,2}) ([A-Za-z]{3}) (\d{4})")
+_MONTH_TEXT = r"(1[0-2]|0[1-9]|[1-9])"
+_DAY_TEXT = r"(3[01]|[12]\d|0[1-9]|[1-9])"
+# The three shapes as one expression's alternatives (none can read another's text):
+# groups 1-4 year, separator, month, day; 5-8 month, separator, day, year; 9-11 day,
+# month name, year.
+_SHAPES = re.compile(
+    rf"(\d{{4}})([-.]){_MONTH_TEXT}\2{_DAY_TEXT}"
+    rf"|{_MONTH_TEXT}([/-]){_DAY_TEXT}\6(\d{{4}})"
+    rf"|{_DAY_TEXT} ([A-Za-z]{{3}}) (\d{{4}})"
+)
 _MONTHS = {name.lower(): number for number, name in enumerate(calendar.month_abbr) if name}
-_MONTH_TEXT = re.compile(r"1[0-2]|0[1-9]|[1-9]")
-_DAY_TEXT = re.compile(r"3[01]|[12]\d|0[1-9]|[1-9]")
 
 
 def _parse_date_fast(text: str) -> date | None:
     """The date for the common shapes, None for anything else (read the slow way)."""
-    if (shape := _YMD.fullmatch(text)) is not None:
+    shape = _SHAPES.fullmatch(text)
+    if shape is None:
+        return None  # no shape, or a month or day strptime would not read
+    if shape[1] is not None:
         year, month, day = shape[1], shape[3], shape[4]
-    elif (shape := _MDY.fullmatch(text)) is not None:
-        year, month, day = shape[4], shape[1], shape[3]
-    elif (shape := _D_MON_Y.fullmatch(text)) is not None:
-        number = _MONTHS.get(shape[2].lower())
+    elif shape[5] is not None:
+        year, month, day = shape[8], shape[5], shape[7]
+    else:
+        number = _MONTHS.get(shape[10].lower())
         if number is None:
             return None
-        year, month, day = shape[3], str(number), shape[1]
-    else:
-        return None
-    if not (_MONTH_TEXT.fullmatch(month) and _DAY_TEXT.fullmatch(day)):
-        return None
+        year, month, day = shape[11], str(number), shape[9]
     try:
         return date(int(year), int(month), int(day))
     except ValueError:  # 02/30: strptime fails too; let the slow path say so
@@ -174,12 +188,13 @@ def _parse_date_fast(text: str) -> date | None:
 
 def parse_date(value: Any) -> date | None:
     """A calendar date in any common format (an ISO date-time keeps its date)."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if not isinstance(value, str):
-        return None
+    if type(value) is not str:
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        if not isinstance(value, str):
+            return None
     text = value.strip()
     if not text or len(text) > _MAX_PARSE:
         return None
@@ -227,8 +242,22 @@ def is_email(value: Any) -> bool:
     text = as_text(value)
     if not text or len(text) > 254:
         return False
+    return _email_text_valid(text)
+
+
+# A lead's address is checked more than once per step (an "email is valid" rule, then
+# the contact's email), and again in later steps: the answer is kept by its text.
+@lru_cache(maxsize=4096)
+def _email_text_valid(text: str) -> bool:
     if _EMAIL_PLAIN.fullmatch(text):
         return True
+    # EmailValidator.__call__'s first two refusals, with its own regex: said here they
+    # cost no ValidationError (whose error_list holds itself: a reference cycle that
+    # keeps its traceback's frames alive until the garbage collector runs).
+    if "@" not in text or len(text) > 320:
+        return False
+    if not _email_validator.user_regex.match(text.rsplit("@", 1)[0]):
+        return False
     try:
         _email_validator(text)
     except ValidationError:

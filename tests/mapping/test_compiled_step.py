@@ -1,7 +1,7 @@
 """The compiled mapper (step_compiled) gives what the interpreted one (the readable
-specification, step_map_interpreted) gives: for hypothesis leads through configurations
-that use every value kind, target slot, on-invalid policy, rule operator and action,
-and for the benchmark's step."""
+specification, tests/mapping/reference_mapper.py) gives: for hypothesis leads through
+configurations that use every value kind, target slot, on-invalid policy, rule operator
+and action, and for the benchmark's step; explained previews too."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from integrations.mapping import step_compiled
 from integrations.mapping.context import StepResult, SystemFields, lead_context
 from integrations.mapping.step_compiled import step_mapper
 from integrations.mapping.step_config import action_config, mapping_config, step_config
-from integrations.mapping.step_map import step_map, step_map_interpreted
+from integrations.mapping.step_map import step_map
+from tests.mapping.reference_mapper import step_map_interpreted
 from tests.mapping.test_properties import CATALOGUE, highlevel_config, keap_config, leads
 
 NOW = datetime(2024, 6, 1, 10, 0, tzinfo=UTC)  # `now` from the system, not the clock
@@ -104,6 +105,9 @@ def assert_same(config, lead: dict) -> None:
     assert step_map(config=config, context=context) == step_map_interpreted(
         config=config, context=context
     )
+    assert step_map(config=config, context=context, explain=True) == step_map_interpreted(
+        config=config, context=context, explain=True
+    )
 
 
 policies = st.sampled_from(["send", "drop", "skip"])
@@ -184,15 +188,18 @@ def test_a_step_is_compiled_once_and_the_cache_is_not_part_of_the_config():
 
 
 @pytest.mark.parametrize("policy", ["send", "drop", "skip"])
-def test_explained_previews_decide_as_the_compiled_mapper(policy):
+def test_explained_previews_are_the_interpreted_mappers_explanations(policy):
+    """Criteria and tag / campaign rules explained condition by condition, on mapped,
+    skipped and criteria-not-met leads alike."""
     config = every_kind_config(policy)
-    for lead in bench_leads(50):
+    leads_ = [*bench_leads(50), {"blocked": "yes", "email": "a@b.co"}, {"score": "x"}]
+    for lead in leads_:
         context = context_for(lead)
         explained = step_map(config=config, context=context, explain=True)
+        assert explained == step_map_interpreted(config=config, context=context, explain=True)
+        assert explained.criteria is not None
         plain = step_map(config=config, context=context)
-        assert (explained.contact, explained.plan, explained.skip_reason) == (
-            plain.contact,
-            plain.plan,
-            plain.skip_reason,
-        )
         assert [d.applies for d in explained.decisions] == [d.applies for d in plain.decisions]
+        assert [d.rule is None for d in explained.decisions] == [
+            a.rules.is_empty for a in config.actions
+        ][: len(explained.decisions)]

@@ -251,6 +251,55 @@ def test_dates_read_as_strptime_reads_them(text):
     assert _parse_date_text.__wrapped__(text) == parse_date_reference(text)
 
 
+@given(
+    moment=st.datetimes(min_value=datetime(1, 1, 1)),
+    fmt=st.lists(
+        st.sampled_from(["%Y", "%m", "%d", "%H", "%M", "%S", "%%", "%b", "%j", "-", "{", "}", "x"]),
+        max_size=6,
+    ).map("".join),
+)
+@example(moment=datetime(2024, 2, 9, 5, 6, 7), fmt="%Y-%m-%d")
+@example(moment=datetime(999, 2, 9), fmt="%Y-%m-%d")
+@example(moment=datetime(2024, 2, 9), fmt="%Y-%m-%d%")
+def test_the_date_filter_formats_as_strftime(moment, fmt):
+    from integrations.mapping.template_compiler import _date
+    from integrations.mapping.templates import ENVIRONMENT
+
+    assert _date(moment, fmt, environment=ENVIRONMENT) == moment.strftime(fmt)
+
+
+catalogue_names = st.sampled_from(["Google Ads", " google ads", "Referral", "3", "", "É", 3, None])
+catalogue_items = st.one_of(
+    catalogue_names,
+    st.fixed_dictionaries({}, optional={"id": catalogue_names, "name": catalogue_names}),
+    st.lists(catalogue_names, max_size=1),
+)
+
+
+@given(
+    catalogue=st.dictionaries(
+        st.sampled_from(["owners", "users", "lead_sources"]),
+        st.lists(catalogue_items, max_size=5) | st.just("not a list"),
+        max_size=3,
+    ),
+    lists=st.sampled_from([("lead_sources",), ("owners", "users"), ("users", "owners")]),
+    name=catalogue_names,
+)
+def test_a_catalogue_index_finds_what_the_scan_finds(catalogue, lists, name):
+    from integrations.mapping.templates import CatalogueIndex, catalogue_lookup
+
+    def outcome(find):
+        try:
+            return find()
+        except TemplateError as exc:
+            return ("error", exc.message)
+
+    index = CatalogueIndex(catalogue)
+    scanned = outcome(lambda: catalogue_lookup(catalogue, lists, name, what="owner"))
+    assert outcome(lambda: index.lookup(lists, name, what="owner")) == scanned
+    assert outcome(lambda: index.lookup(lists, name, what="owner")) == scanned  # read once
+
+
 _django = EmailValidator()
 
 
