@@ -39,6 +39,8 @@ from bench.worker import celery_worker_argv, short_run_worker_env
 
 API_KEY = "lf_chaos_only_key_not_a_secret_0123456789abcdef"
 QUEUE = "leadflow-chaos"
+# Worker kills stop once this share of the leads is left unfinished.
+KILL_UNTIL_LEFT = 0.05
 CLIENT_TIMEOUT = 1.0  # CRM read timeout of the workers: the sandbox's hangs exceed it
 # Random faults on every sandbox API call: the first rule that strikes answers.
 FAULTS = (
@@ -382,17 +384,27 @@ def _drive(config, base_url, seed, redis, workers, db_url, say) -> ChaosResult:
         statuses = list(pool.map(post, range(config.leads)))
     result.accepted = statuses.count(202)
     result.rejected = len(statuses) - result.accepted
-    say(f"# posted {config.leads}: {result.accepted} accepted; killing workers a while more")
-    time.sleep(min(10.0, config.kill_every * 3))
-    stop_killing.set()
-    kill_thread.join()
+    say(f"# posted {config.leads}: {result.accepted} accepted; killing workers until most end")
+    # The kills go on while the leads are delivered, not only while they are posted:
+    # for a few kill periods at least, and until all but the last few have ended (then
+    # the run settles).
+    kills_until = time.monotonic() + min(10.0, config.kill_every * 3)
     deadline = time.monotonic() + config.settle_seconds
     while time.monotonic() < deadline:
         unfinished = _unfinished(db_url)
+        if (
+            unfinished <= config.leads * KILL_UNTIL_LEFT
+            and time.monotonic() >= kills_until
+            and not stop_killing.is_set()
+        ):
+            stop_killing.set()
+            kill_thread.join()
         if unfinished == 0:
             break
         say(f"# waiting for {unfinished} leads")
         time.sleep(1 if config.leads < 100 else 3)
+    stop_killing.set()
+    kill_thread.join()
     return result
 
 

@@ -30,7 +30,7 @@ from integrations.mapping.selectors import (
 )
 from integrations.models import Account, Delivery, Flow, Lead, Source, Step, StepKind
 
-from .claim import claim_statement
+from .claim import claim_statement, delivery_claim
 from .rows import ASYNC_COMMIT, Columns, asynchronous_commit, column, table
 
 
@@ -130,12 +130,10 @@ def delivery_claim_load(*, delivery_id: int, owner: str, now: datetime) -> Loade
     .rows.ASYNC_COMMIT: a claim lost with the database server only means the delivery
     is claimed again). Elsewhere, three statements.
     """
-    claim_sql, claim_args = claim_statement(delivery_id=delivery_id, owner=owner, now=now)
     if not asynchronous_commit():
-        with connection.cursor() as cursor:
-            cursor.execute(claim_sql, claim_args)
-            claimed = cursor.rowcount == 1
+        claimed = delivery_claim(delivery_id=delivery_id, owner=owner, now=now)
         return delivery_load(delivery_id=delivery_id) if claimed else None
+    claim_sql, claim_args = claim_statement(delivery_id=delivery_id, owner=owner, now=now)
     query = _query(connection.vendor)
     parts_sql = step_parts_sql(connection.vendor, _step_of_delivery())
     with connection.cursor() as cursor:
