@@ -469,3 +469,20 @@ def staff_in_role(role: str, username: str | None = None, password: str = "pw-ro
     user.save()
     user.groups.add(Group.objects.get(name=role))
     return user
+
+
+# A nested rule set the studio's tests build in the editor: score >= 80 AND (state is TX
+# OR state is CA).
+SCORE_AND_STATE = {
+    "match": "all",
+    "conditions": [
+        {"field": "lead.score", "operator": "gte", "value": "80"},
+        {
+            "match": "any",
+            "conditions": [
+                {"field": "lead.state", "operator": "eq", "value": "TX"},
+                {"field": "lead.state", "operator": "eq", "value": "CA"},
+            ],
+        },
+    ],
+}

@@ -18,7 +18,7 @@ from playwright.sync_api import expect
 from integrations.accounts.catalogue import account_connection_test
 from integrations.models import Account, FieldMapping, Flow, Recipient, TagRule
 from tests.browser.test_connect_in_browser import log_in
-from tests.factories import flow_with_step, keap_account, keap_catalogue
+from tests.factories import SCORE_AND_STATE, flow_with_step, keap_account, keap_catalogue
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -100,19 +100,7 @@ def test_a_marketer_builds_previews_and_tests_a_step(crm, page, shots):
     shots(page, "2-step-saved")
     rule = TagRule.objects.get(step=step)
     assert (rule.tag_id, rule.name) == ("103", "Hot Lead")
-    assert rule.rules == {
-        "match": "all",
-        "conditions": [
-            {"field": "lead.score", "operator": "gte", "value": "80"},
-            {
-                "match": "any",
-                "conditions": [
-                    {"field": "lead.state", "operator": "eq", "value": "TX"},
-                    {"field": "lead.state", "operator": "eq", "value": "CA"},
-                ],
-            },
-        ],
-    }
+    assert rule.rules == SCORE_AND_STATE
     # The saved page shows them again: the picks by name and id, the group as rows.
     assert picked(page, "mappings-0-target") == "Lead Score (whole number) 7"
     assert picked(page, "tag_rules-0-tag_id") == "Hot Lead 103"

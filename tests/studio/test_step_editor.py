@@ -10,6 +10,7 @@ import pytest
 from integrations.models import CampaignRule, FieldMapping, Recipient, Step, TagRule
 from integrations.studio.versions import step_versions
 from tests.factories import (
+    SCORE_AND_STATE,
     flow_with_step,
     form_inputs,
     highlevel_account,
@@ -235,21 +236,6 @@ def test_an_xmlrpc_custom_field_shows_its_database_name_as_its_id(admin_client):
     step = keap_step(recipient=Recipient.KEAP_XMLRPC)
     html = admin_client.get(change_url(step)).content.decode()
     assert '<option value="custom:_LeadScore" data-ref="_LeadScore">' in html
-
-
-SCORE_AND_STATE = {
-    "match": "all",
-    "conditions": [
-        {"field": "lead.score", "operator": "gte", "value": "80"},
-        {
-            "match": "any",
-            "conditions": [
-                {"field": "lead.state", "operator": "eq", "value": "TX"},
-                {"field": "lead.state", "operator": "eq", "value": "CA"},
-            ],
-        },
-    ],
-}
 
 
 def test_a_nested_group_of_rows_saves_and_shows_again(admin_client):
