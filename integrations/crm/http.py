@@ -190,12 +190,19 @@ class CrmSession:
         started = time.perf_counter()
         try:
             response = session.send(prepared, timeout=timeout, allow_redirects=False)
-        except requests.Timeout as exc:
+        except requests.ConnectTimeout as exc:  # never connected: nothing was sent
             record.error = "timeout"
             raise CrmError("CRM timed out", retryable=True) from exc
+        except requests.Timeout as exc:
+            record.error = "timeout"
+            raise CrmError(
+                "CRM timed out", retryable=True, retry_after=in_flight_seconds(timeout)
+            ) from exc
         except requests.ConnectionError as exc:
             record.error = "connection failed"
-            raise CrmError("could not connect to CRM", retryable=True) from exc
+            raise CrmError(
+                "could not connect to CRM", retryable=True, retry_after=in_flight_seconds(timeout)
+            ) from exc
         except requests.RequestException as exc:
             record.error = "request failed"
             raise CrmError("request to CRM failed", retryable=True) from exc
@@ -213,6 +220,16 @@ class CrmSession:
     @property
     def total_ms(self) -> int:
         return sum(c.duration_ms for c in self.calls)
+
+
+def in_flight_seconds(timeout: float | tuple[float, float] | None) -> float:
+    """How long to leave a request that got no answer (a read timeout, a dropped
+    connection) before trying again: the CRM may still be working on it, and a retry's
+    look-before-create must see what it did. A server that holds a request past the
+    client's read timeout is given as long again, twice over (a create answered after
+    1.5 s to a client that gave up at 1 s was seen doubled by a retry 0.3 s later)."""
+    read = timeout[1] if isinstance(timeout, tuple) else timeout
+    return 2 * float(read if read is not None else settings.CRM_READ_TIMEOUT)
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:

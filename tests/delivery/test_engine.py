@@ -122,6 +122,33 @@ def test_transient_errors_are_retried_later_with_backoff(create_step, answer):
 
 @pytest.mark.django_db
 @responses.activate
+@pytest.mark.parametrize(
+    ("answer", "in_flight"),
+    [
+        (requests.ReadTimeout(), True),
+        (requests.ConnectionError("reset"), True),
+        (requests.ConnectTimeout(), False),
+    ],
+    ids=["read timeout", "dropped connection", "never connected"],
+)
+def test_a_request_left_unanswered_is_retried_only_after_the_crm_could_finish_it(
+    create_step, settings, answer, in_flight
+):
+    """The CRM may still be working on a request its client gave up on: the retry (and
+    its look-before-create) waits twice the read timeout, whatever the schedule says."""
+    settings.CRM_READ_TIMEOUT = 3.0  # the schedule's first wait is 1 s
+    responses.post(CONTACTS, body=answer)
+    delivery = new_delivery(create_step)
+    before = timezone.now()
+    delivery_attempt(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    wait = (delivery.next_attempt_at - before).total_seconds()
+    assert delivery.status == DeliveryStatus.PENDING
+    assert (wait >= 6.0) is in_flight, wait
+
+
+@pytest.mark.django_db
+@responses.activate
 def test_the_last_allowed_try_records_the_final_error(create_step, settings):
     settings.DELIVERY_RETRY_SCHEDULE = "1s"  # two attempts
     responses.post(CONTACTS, status=503, json={})
