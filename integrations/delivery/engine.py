@@ -45,7 +45,7 @@ from integrations.models import (
 from .autopause import autopause_hold_reason, autopause_note
 from .claim import new_lease_owner
 from .enqueue import delivery_enqueue_on_commit, wake_up_time
-from .flow import flow_advance, flow_gate
+from .flow import flow_advance, flow_ends_after, flow_gate, lead_finish
 from .load import Loaded, delivery_claim_load
 from .progress import delivery_operations, lease_held
 from .ratelimit import account_gate
@@ -244,22 +244,27 @@ def _record(work: _Attempt, *, verdict: Verdict) -> None:
             rows_insert(_attempts(delivery, calls))
             for name, value in fields.items():
                 setattr(delivery, name, value)
+            ends = False
             if verdict.result is not None:
                 counters_record(delivery=delivery)  # the counters commit with the outcome
+                ends = flow_ends_after(delivery=delivery, later_steps=work.loaded.later_steps)
+                if ends:  # the common last step: the lead is done, with no read first
+                    lead_finish(lead_id=delivery.lead_id, now=now)
         lost = not held()
         if lost:
             transaction.set_rollback(True)
         else:
-            _after_record(work, verdict=verdict, fields=fields, now=now)
+            _after_record(work, verdict=verdict, fields=fields, now=now, advance=not ends)
     if lost:
         log.warning("delivery %s: lease lost before recording", delivery.pk)
         delivery.refresh_from_db()  # what the new owner made of it
 
 
 def _after_record(
-    work: _Attempt, *, verdict: Verdict, fields: dict[str, Any], now: datetime
+    work: _Attempt, *, verdict: Verdict, fields: dict[str, Any], now: datetime, advance: bool
 ) -> None:
-    """The rest of the recording transaction, once the lease is known to be held."""
+    """The rest of the recording transaction, once the lease is known to be held
+    (`advance`: the flow's next step is still to be decided)."""
     delivery = work.delivery
     if fields.get("woken_at") is not None:
         delivery_enqueue_on_commit(
@@ -267,7 +272,7 @@ def _after_record(
             countdown=max(0.0, (fields["woken_at"] - now).total_seconds()),
         )
     autopause_note(delivery=delivery, verdict=_autopause_kind(verdict), now=now)
-    if verdict.result is not None:
+    if advance and verdict.result is not None:
         flow_advance(delivery=delivery, now=now, later_steps=work.loaded.later_steps)
 
 

@@ -61,11 +61,11 @@ def flow_advance(
     or stop the lead (a filter, or a step that stops unless it succeeds), or mark it
     done. Returns the new delivery, if any. `later_steps=False`: the caller read that
     no enabled step follows this one (the lead is then done in one UPDATE)."""
-    step = delivery.step
-    stops = step.on_error == OnError.STOP and delivery.outcome != Outcome.SUCCESS
-    if later_steps is False and not stops:
+    if flow_ends_after(delivery=delivery, later_steps=later_steps):
         lead_finish(lead_id=delivery.lead_id, now=now)
         return None
+    step = delivery.step
+    stops = step.on_error == OnError.STOP and delivery.outcome != Outcome.SUCCESS
     lead = Lead.objects.select_related("flow", "source").get(pk=delivery.lead_id)
     if lead.stopped_at_id is not None:  # stopped before this step ran (flow_gate)
         return None
@@ -74,6 +74,15 @@ def flow_advance(
         lead_stop(lead=lead, stop=FlowStop(step, reason[:200]), now=now)
         return None
     return _go(lead, flow_next(lead=lead, after_position=step.position, now=now), now)
+
+
+def flow_ends_after(*, delivery: Delivery, later_steps: bool | None) -> bool:
+    """Whether flow_advance only marks the lead done (one UPDATE, no read): no enabled
+    step follows (`later_steps=False`, as the caller read it) and the step does not stop
+    the flow on this outcome."""
+    step = delivery.step
+    stops = step.on_error == OnError.STOP and delivery.outcome != Outcome.SUCCESS
+    return later_steps is False and not stops
 
 
 def flow_start(*, lead: Lead, now: datetime) -> Delivery | None:
