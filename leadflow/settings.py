@@ -300,8 +300,10 @@ RATELIMIT_KEY_PREFIX = env.str("RATELIMIT_KEY_PREFIX", default="leadflow:rl:")
 # A call whose slot is further away than this does not wait: its delivery is rescheduled.
 RATELIMIT_MAX_WAIT_SECONDS = env.float("RATELIMIT_MAX_WAIT_SECONDS", default=1.0)
 # Added to each rolling window, so the jitter between reserving a slot and the call
-# reaching the CRM never puts one call too many into the CRM's window.
-RATELIMIT_GUARD_SECONDS = env.float("RATELIMIT_GUARD_SECONDS", default=0.05)
+# reaching the CRM never puts one call too many into the CRM's window. Each 0.01 s costs
+# 1 % of a 10/s quota; a call held up longer than the guard (a busy machine, a slow
+# network) may still meet a 429, which pauses the credential and slows it (README).
+RATELIMIT_GUARD_SECONDS = env.float("RATELIMIT_GUARD_SECONDS", default=0.07)
 # After a 429 the rate halves (not below RATELIMIT_MIN_FACTOR) and grows back by this
 # share of the quota per second; without Retry-After the pause is BACKOFF / rate share.
 RATELIMIT_RECOVERY_PER_SECOND = env.float("RATELIMIT_RECOVERY_PER_SECOND", default=0.01)
