@@ -65,11 +65,10 @@ def flow_advance(
         lead_finish(lead_id=delivery.lead_id, now=now)
         return None
     step = delivery.step
-    stops = step.on_error == OnError.STOP and delivery.outcome != Outcome.SUCCESS
     lead = Lead.objects.select_related("flow", "source").get(pk=delivery.lead_id)
     if lead.stopped_at_id is not None:  # stopped before this step ran (flow_gate)
         return None
-    if stops:
+    if _stops_flow(delivery):
         reason = f"{step.name}: {delivery.outcome}"
         lead_stop(lead=lead, stop=FlowStop(step, reason[:200]), now=now)
         return None
@@ -80,9 +79,12 @@ def flow_ends_after(*, delivery: Delivery, later_steps: bool | None) -> bool:
     """Whether flow_advance only marks the lead done (one UPDATE, no read): no enabled
     step follows (`later_steps=False`, as the caller read it) and the step does not stop
     the flow on this outcome."""
-    step = delivery.step
-    stops = step.on_error == OnError.STOP and delivery.outcome != Outcome.SUCCESS
-    return later_steps is False and not stops
+    return later_steps is False and not _stops_flow(delivery)
+
+
+def _stops_flow(delivery: Delivery) -> bool:
+    """The step stops the flow unless it succeeds, and it did not."""
+    return delivery.step.on_error == OnError.STOP and delivery.outcome != Outcome.SUCCESS
 
 
 def flow_start(*, lead: Lead, now: datetime) -> Delivery | None:
