@@ -392,13 +392,8 @@ def _drive(config, base_url, seed, redis, workers, db_url, say) -> ChaosResult:
     deadline = time.monotonic() + config.settle_seconds
     while time.monotonic() < deadline:
         unfinished = _unfinished(db_url)
-        if (
-            unfinished <= config.leads * KILL_UNTIL_LEFT
-            and time.monotonic() >= kills_until
-            and not stop_killing.is_set()
-        ):
-            stop_killing.set()
-            kill_thread.join()
+        if unfinished <= config.leads * KILL_UNTIL_LEFT and time.monotonic() >= kills_until:
+            stop_killing.set()  # the killer stops at its next wait (joined below)
         if unfinished == 0:
             break
         say(f"# waiting for {unfinished} leads")
