@@ -12,13 +12,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
 from integrations.models import Delivery, DeliveryStatus
 
-from .rows import column, prep, update_statement
+from .rows import column, hot_cursor, prep, update_statement
 
 
 def new_lease_owner() -> str:
@@ -57,6 +56,6 @@ def delivery_claim(*, delivery_id: int, owner: str, now: datetime | None = None)
     """Take the lease on one delivery. True when this caller now owns it. (The engine
     claims and loads in one round trip where it can: integrations.delivery.load.)"""
     sql, args = claim_statement(delivery_id=delivery_id, owner=owner, now=now or timezone.now())
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(sql, args)
         return bool(cursor.rowcount == 1)

@@ -31,7 +31,14 @@ from integrations.mapping.selectors import (
 from integrations.models import Account, Delivery, Flow, Lead, Source, Step, StepKind
 
 from .claim import claim_statement, delivery_claim
-from .rows import ASYNC_COMMIT, Columns, asynchronous_commit, column, table
+from .rows import (
+    Columns,
+    asynchronous_commit,
+    column,
+    committed_asynchronously,
+    hot_cursor,
+    table,
+)
 
 
 @dataclass(frozen=True)
@@ -113,7 +120,7 @@ _COLUMNS = ("delivery", "lead", "step", "flow", "account", "source")
 def delivery_load(*, delivery_id: int) -> Loaded | None:
     """The delivery and everything its attempt reads (None: no such delivery)."""
     query = _query(connection.vendor)
-    with connection.cursor() as cursor:
+    with hot_cursor() as cursor:
         cursor.execute(query.sql, _params(delivery_id))
         row = cursor.fetchone()
     return None if row is None else _loaded(query, row)
@@ -126,9 +133,10 @@ def delivery_claim_load(*, delivery_id: int, owner: str, now: datetime) -> Loade
 
     On PostgreSQL this is one round trip: the claim, the load and the step's
     configuration rows (integrations.mapping.selectors.step_parts_raw) sent as one
-    batch, which runs as one implicit transaction, committed asynchronously (see
-    .rows.ASYNC_COMMIT: a claim lost with the database server only means the delivery
-    is claimed again). Elsewhere, three statements.
+    pipeline of prepared statements (see .rows.hot_cursor), which runs as one implicit
+    transaction, committed asynchronously (see .rows.ASYNC_COMMIT: a claim lost with the
+    database server only means the delivery is claimed again). Elsewhere, three
+    statements.
     """
     if not asynchronous_commit():
         claimed = delivery_claim(delivery_id=delivery_id, owner=owner, now=now)
@@ -136,18 +144,16 @@ def delivery_claim_load(*, delivery_id: int, owner: str, now: datetime) -> Loade
     claim_sql, claim_args = claim_statement(delivery_id=delivery_id, owner=owner, now=now)
     query = _query(connection.vendor)
     parts_sql = step_parts_sql(connection.vendor, _step_of_delivery())
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"{ASYNC_COMMIT}{claim_sql}; {query.sql}; {parts_sql}",
-            [*claim_args, *_params(delivery_id), *[delivery_id] * 3],
-        )
-        cursor.nextset()  # past the SET
-        claimed = cursor.rowcount == 1
-        cursor.nextset()
-        row = cursor.fetchone()
-        cursor.nextset()
-        parts = tuple(tuple(r) for r in cursor.fetchall())
-    if not claimed or row is None:
+    with hot_cursor() as claim, hot_cursor() as load, hot_cursor() as config:
+        with committed_asynchronously():
+            claim.execute(claim_sql, claim_args)
+            load.execute(query.sql, _params(delivery_id))
+            config.execute(parts_sql, [delivery_id] * 3)
+        if claim.rowcount != 1:
+            return None
+        row = load.fetchone()
+        parts = tuple(tuple(r) for r in config.fetchall())
+    if row is None:
         return None
     return replace(_loaded(query, row), config_parts=parts)
 

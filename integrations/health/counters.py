@@ -16,6 +16,7 @@ from django.db import connection
 from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate
 
+from integrations.delivery.rows import hot_cursor
 from integrations.models import (
     LATENCY_BOUNDS_MS,
     LATENCY_FIELDS,
@@ -169,7 +170,7 @@ def counters_add(*, rows: Iterable[Counted]) -> None:
         for row in rows
     ]
     if params:
-        with connection.cursor() as cursor:
+        with hot_cursor() as cursor:  # prepared once: the engine records one per outcome
             if len(params) == 1:  # the engine's case: one round trip, no batching set-up
                 cursor.execute(sql, params[0])
             else:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from integrations.delivery.claim import delivery_claim
 from integrations.delivery.engine import delivery_attempt
 from integrations.delivery.load import delivery_claim_load
+from integrations.delivery.rows import committed_asynchronously, hot_cursor
 from integrations.delivery.sweeper import delivery_sweep
 from integrations.mapping.selectors import step_parts_raw
 from integrations.models import (
@@ -276,6 +277,72 @@ def test_claim_and_load_take_the_lease_and_read_the_step_configuration(batched):
         "a",
         1,
     )
+
+
+def prepared_statements() -> set[str]:
+    """The statements this session's connection holds prepared (PostgreSQL)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return {row[0] for row in cursor.fetchall()}
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_the_engines_statements_are_planned_once_per_connection_the_orms_never(create_step):
+    """PostgreSQL plans the claim, the load and the outcome's writes once per connection
+    (prepared statements); a second delivery prepares nothing new, and the ORM's own
+    queries are never prepared."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    responses.post(CONTACTS, json={"id": 77}, status=201)
+    first, second = new_delivery(create_step), new_delivery(create_step)
+    delivery_attempt(delivery_id=first.pk)
+    after_one = prepared_statements()
+    delivery_attempt(delivery_id=second.pk)
+    for _ in range(10):
+        Delivery.objects.filter(pk=first.pk, outcome="success").exists()
+
+    claim = [s for s in after_one if s.startswith('UPDATE "integrations_delivery" SET "status"')]
+    assert len(claim) == 1 and "$1" in claim[0]  # values bound on the server
+    assert any(s.startswith('INSERT INTO "integrations_attempt"') for s in after_one)
+    assert prepared_statements() == after_one
+    second.refresh_from_db()
+    assert (second.outcome, second.contact_id) == ("success", "77")
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_with_prepared_statements_off_the_engine_prepares_nothing(create_step):
+    """DATABASE_PREPARED_STATEMENTS=false (behind a pooler that cannot keep them): the
+    connection's psycopg prepare_threshold is unset and deliveries work unprepared."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    responses.post(CONTACTS, json={"id": 77}, status=201)
+    delivery = new_delivery(create_step)
+    before = prepared_statements()  # the session may hold some from earlier tests
+    threshold = connection.connection.prepare_threshold
+    connection.connection.prepare_threshold = None  # what the setting leaves
+    try:
+        delivery_attempt(delivery_id=delivery.pk)
+    finally:
+        connection.connection.prepare_threshold = threshold
+    assert prepared_statements() == before
+    delivery.refresh_from_db()
+    assert delivery.outcome == "success"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writes_between_crm_calls_commit_asynchronously_and_only_they():
+    """The claim and the progress between calls go out behind SET LOCAL
+    synchronous_commit TO OFF, in one round trip; the next statement is durable again."""
+    if connection.vendor != "postgresql":
+        pytest.skip("asynchronous commit is PostgreSQL's")
+    with hot_cursor() as cursor:
+        with committed_asynchronously():
+            cursor.execute("SELECT current_setting('synchronous_commit')")
+        assert cursor.fetchone() == ("off",)
+        cursor.execute("SELECT current_setting('synchronous_commit')")
+        assert cursor.fetchone() == ("on",)
 
 
 @pytest.mark.django_db(transaction=True)
