@@ -33,6 +33,8 @@ from bench import Failed
 from bench.backends import mask, require_backends
 from bench.server import ROOT, free_port, run_python
 from bench.stack import (
+    BIG,
+    SANDBOX_OFF,
     bench_database_url,
     post_leads,
     query,
@@ -44,15 +46,10 @@ from bench.stack import (
 )
 from bench.worker import CeleryWorker, stop
 
-BIG = 10_000_000
 NO_QUOTAS = {
     "rate_limit_per_second": 100_000,
     "rate_limit_per_minute": BIG,
     "rate_limit_per_day": BIG,
-}
-SANDBOX_OFF = {
-    "keap": {"spike": BIG, "minute": BIG, "day": BIG},
-    "highlevel": {"burst_max": BIG, "burst_interval_ms": 10_000, "daily_max": BIG},
 }
 PER_WORKER_LEADS, OVERHEAD_LEADS, EMBEDDED_LEADS = 60, 60, 300
 

@@ -27,6 +27,10 @@ from bench.backends import ensure_database, libpq_url
 from bench.server import Gunicorn, run_python
 
 API_KEY = "lf_bench_delivery_key_not_a_secret_0123456789"
+# The sandbox CRMs' demo credentials (leadflow.settings.SANDBOX_*; public test values).
+SANDBOX_KEAP_API_KEY = "KeapAK-sandbox-demo-key"
+SANDBOX_HIGHLEVEL_TOKEN = "pit-sandbox-demo-token"
+SANDBOX_HIGHLEVEL_LOCATION_ID = "sandboxLocation00001"
 
 
 def bench_database_url(database_url: str) -> str:
@@ -70,6 +74,51 @@ def served(env: dict[str, str], log_dir: Path, *, workers: int = 3):
         yield server
 
 
+def crm_urls(base_url: str) -> dict[str, str]:
+    """Settings that point every CRM endpoint the workers call at the sandbox served at
+    `base_url` (see leadflow.settings), for a bench that serves the CRMs apart from
+    LeadFlow's intake, as a real CRM is."""
+    sandbox = f"{base_url}/sandbox"
+    return {
+        "KEAP_API_BASE_URL": f"{sandbox}/keap/crm",
+        "KEAP_TOKEN_URL": f"{sandbox}/keap/token",
+        "HIGHLEVEL_API_BASE_URL": f"{sandbox}/highlevel",
+        "HIGHLEVEL_TOKEN_URL": f"{sandbox}/highlevel/oauth/token",
+    }
+
+
+def sandbox_warm_up(base_url: str, *, workers: int) -> None:
+    """Have every gunicorn worker of the sandbox served at `base_url` answer a few
+    upserts (Keap REST and HighLevel, with the demo credentials, of one warm-up contact)
+    before a measurement: a worker's first call loads the sandbox's code and the CRM's
+    schemas and opens its database connection (over half a second), and the sandbox
+    counts a call against its quota only when a worker takes it, so a slow first answer
+    is counted late, bunched with the calls made after it. The sandbox's quotas are off
+    meanwhile: set them afterwards (`sandbox_limits`, which starts fresh windows)."""
+    sandbox_limits(base_url, **SANDBOX_OFF)
+    keap = (
+        f"{base_url}/sandbox/keap/crm/rest/v1/contacts",
+        {"X-Keap-API-Key": SANDBOX_KEAP_API_KEY},
+        {
+            "email_addresses": [{"email": "warm-up@example.com", "field": "EMAIL1"}],
+            "duplicate_option": "Email",
+        },
+    )
+    highlevel = (
+        f"{base_url}/sandbox/highlevel/contacts/upsert",
+        {"Authorization": f"Bearer {SANDBOX_HIGHLEVEL_TOKEN}", "Version": "2021-07-28"},
+        {"locationId": SANDBOX_HIGHLEVEL_LOCATION_ID, "email": "warm-up@example.com"},
+    )
+
+    def call(i: int) -> None:
+        url, headers, body = (keap, highlevel)[i % 2]
+        method = requests.put if i % 2 == 0 else requests.post
+        method(url, headers=headers, json=body, timeout=30).raise_for_status()
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(call, range(workers * 6)))
+
+
 def seed(env: dict[str, str], *, limits: dict[str, dict[str, int | None]]) -> dict[str, int]:
     """Migrate, run demo_seed, set the demo accounts' limits ({"keap": {...}, "highlevel":
     {...}}: rate_limit_per_second/minute/day). Returns {"keap": flow id, "highlevel": ...}."""
@@ -89,6 +138,13 @@ def seed(env: dict[str, str], *, limits: dict[str, dict[str, int | None]]) -> di
 
     out = run_python(env, "-c", code, json.dumps(limits))
     return json.loads(out.strip().splitlines()[-1])
+
+
+BIG = 10_000_000
+SANDBOX_OFF = {  # the sandbox's quotas lifted (sandbox_limits)
+    "keap": {"spike": BIG, "minute": BIG, "day": BIG},
+    "highlevel": {"burst_max": BIG, "burst_interval_ms": 10_000, "daily_max": BIG},
+}
 
 
 def sandbox_limits(base_url: str, *, keap: dict[str, int], highlevel: dict[str, int]) -> None:
