@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -201,17 +202,28 @@ return string.format('%.6f', pause - now)
 _LUA_NOW = "local t = redis.call('TIME') return t[1] .. '.' .. string.format('%06d', t[2])"
 
 
-@cache
 def _redis() -> Any:
+    """This process's client of the limiter's Redis."""
+    return _client(os.getpid(), settings.RATELIMIT_REDIS_URL)
+
+
+@cache
+def _client(pid: int, url: str) -> Any:
     import redis
 
-    # redis-py's pool notices a fork and opens new connections in the child.
-    return redis.Redis.from_url(settings.RATELIMIT_REDIS_URL, socket_timeout=2)
+    # One connection per process, kept (a third of a call's CPU goes to taking a
+    # connection from a pool and giving it back; redis-py reconnects it after an error
+    # and serialises threads on it). Per process id: a child of a fork opens its own.
+    return redis.Redis.from_url(url, socket_timeout=2, single_connection_client=True)
+
+
+def _scripts() -> tuple[Any, Any, Any]:
+    return _registered(os.getpid(), settings.RATELIMIT_REDIS_URL)
 
 
 @cache
-def _scripts() -> tuple[Any, Any, Any]:
-    client = _redis()
+def _registered(pid: int, url: str) -> tuple[Any, Any, Any]:
+    client = _client(pid, url)
     return (
         client.register_script(_LUA_RESERVE),
         client.register_script(_LUA_PENALISE),
