@@ -5,7 +5,8 @@ bench started (the sandbox CRMs).
 Stores COUNT leads of the flow without waking any worker, then works each delivery in
 this process with `delivery_attempt`, timing the whole call and, separately, the time
 spent inside HTTP requests (requests' `Session.send`), and counting the SQL statements
-each delivery runs and the CPU time it takes. Prints one JSON line. `--profile FILE`
+each delivery runs and the CPU time it takes, and a fixed pure-Python workload's time as
+the machine's speed of the moment (`reference_ms`). Prints one JSON line. `--profile FILE`
 also writes a cProfile of the measured deliveries to FILE (`python -m pstats FILE`).
 """
 
@@ -65,6 +66,7 @@ def main() -> None:
 
     requests.Session.send = timed_send
     delivery_attempt(delivery_id=ids[0])  # warm-up: connections, caches
+    reference = machine_reference_ms()
     in_http, total, statements, cpu = 0.0, 0.0, 0, 0.0
 
     def counted(execute, sql, params, many, context):
@@ -102,9 +104,21 @@ def main() -> None:
                 # This process's CPU time per delivery, HTTP included: the part of the
                 # overhead that does not grow with the machine's load.
                 "cpu_ms": cpu * 1000 / measured,
+                "reference_ms": reference,
             }
         )
     )
+
+
+def machine_reference_ms() -> float:
+    """A fixed pure-Python workload (a million additions) timed in this process just
+    before the deliveries: how fast the machine was during this run, to compare runs on
+    a shared machine by."""
+    started = time.perf_counter()
+    total = 0
+    for i in range(1_000_000):
+        total += i
+    return (time.perf_counter() - started) * 1000
 
 
 if __name__ == "__main__":
