@@ -126,8 +126,8 @@ def hot_cursor() -> Any:
     https://www.psycopg.org/psycopg3/docs/advanced/prepare.html), so the database plans
     it once instead of at every delivery: planning the claim and the load alone costs
     about 2 ms of the database server's CPU, which the workers wait for. Statements are
-    prepared only where the settings allow it (DATABASE_PREPARED_STATEMENTS); elsewhere
-    this is Django's cursor. Django's query log and execute wrappers see these
+    prepared only where the settings allow it (DATABASE_PREPARED_STATEMENTS). On other
+    databases this is Django's cursor. Django's query log and execute wrappers see these
     statements as any other."""
     if connection.vendor != "postgresql":
         return connection.cursor()
