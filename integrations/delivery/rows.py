@@ -218,12 +218,13 @@ def pipelined() -> Iterator[None]:
     answered together when it ends (psycopg's pipeline mode,
     https://www.psycopg.org/psycopg3/docs/advanced/pipeline.html); a statement whose
     rows are fetched inside the block waits for its answer. Elsewhere, nothing changes.
+    Errors the database answers at the end come out as Django's, as from a cursor.
     """
     if connection.vendor != "postgresql":
         yield
         return
     connection.ensure_connection()
-    with connection.connection.pipeline():
+    with connection.wrap_database_errors, connection.connection.pipeline():
         yield
 
 

@@ -12,13 +12,13 @@ from unittest import mock
 import pytest
 import requests
 import responses
-from django.db import connection
+from django.db import DataError, connection
 from django.utils import timezone
 
 from integrations.delivery.claim import delivery_claim
 from integrations.delivery.engine import delivery_attempt
 from integrations.delivery.load import delivery_claim_load
-from integrations.delivery.rows import committed_asynchronously, hot_cursor
+from integrations.delivery.rows import committed_asynchronously, hot_cursor, pipelined
 from integrations.delivery.sweeper import delivery_sweep
 from integrations.mapping.selectors import step_parts_raw
 from integrations.models import (
@@ -343,6 +343,16 @@ def test_writes_between_crm_calls_commit_asynchronously_and_only_they():
         assert cursor.fetchone() == ("off",)
         cursor.execute("SELECT current_setting('synchronous_commit')")
         assert cursor.fetchone() == ("on",)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_error_answered_at_the_end_of_a_pipeline_comes_out_as_djangos():
+    """A pipeline's statements are answered when it ends: a database error there is
+    Django's (as from a cursor), so callers and Django's own bookkeeping see it."""
+    if connection.vendor != "postgresql":
+        pytest.skip("pipelines are PostgreSQL's")
+    with pytest.raises(DataError), pipelined(), hot_cursor() as cursor:
+        cursor.execute("SELECT 1 / 0")
 
 
 @pytest.mark.django_db(transaction=True)
