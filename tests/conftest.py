@@ -49,6 +49,20 @@ def _fresh_rate_limits():
 
 
 @pytest.fixture(autouse=True)
+def _no_stray_wake_ups(request, monkeypatch):
+    """A test that does not run the suite's worker publishes no wake-up to the real
+    broker: the session's worker, started by an earlier test, would take it and work
+    the delivery while this test's tables are emptied (a deadlock between the flush and
+    the worker's transaction). Tests with the worker publish for real; tests that check
+    publishing replace `send_task` themselves."""
+    if "celery_worker" in request.fixturenames:
+        return
+    from leadflow.celery import app
+
+    monkeypatch.setattr(app, "send_task", lambda *args, **kwargs: None)
+
+
+@pytest.fixture(autouse=True)
 def _plain_static_files(settings):
     """Production uses whitenoise's manifest storage, which needs `collectstatic`;
     tests render pages without running it."""
