@@ -28,9 +28,9 @@ from bench.backends import mask, require_backends
 from bench.stack import (
     BIG,
     bench_database_url,
-    crm_urls,
     post_leads,
     query,
+    sandbox_endpoints,
     sandbox_limits,
     sandbox_warm_up,
     seed,
@@ -90,7 +90,7 @@ def run() -> int:
             served(dict(env), logs["crm"], workers=SERVER_WORKERS) as crm,
             served(env, logs["intake"], workers=INTAKE_WORKERS) as server,
         ):
-            worker_env = {**env, **crm_urls(crm.base_url)}
+            worker_env = {**env, **sandbox_endpoints(crm.base_url)}
             log = Path(tmp) / "worker.log"
             with CeleryWorker(
                 worker_env, queue=env["CELERY_QUEUE"], concurrency=WORKER_CONCURRENCY, log=log

@@ -74,16 +74,16 @@ def served(env: dict[str, str], log_dir: Path, *, workers: int = 3):
         yield server
 
 
-def crm_urls(base_url: str) -> dict[str, str]:
-    """Settings that point every CRM endpoint the workers call at the sandbox served at
-    `base_url` (see leadflow.settings), for a bench that serves the CRMs apart from
-    LeadFlow's intake, as a real CRM is."""
-    sandbox = f"{base_url}/sandbox"
+def sandbox_endpoints(server_url: str) -> dict[str, str]:
+    """Every CRM endpoint setting, pointed at the built-in sandbox of `server_url`."""
+    base = f"{server_url}/sandbox"
     return {
-        "KEAP_API_BASE_URL": f"{sandbox}/keap/crm",
-        "KEAP_TOKEN_URL": f"{sandbox}/keap/token",
-        "HIGHLEVEL_API_BASE_URL": f"{sandbox}/highlevel",
-        "HIGHLEVEL_TOKEN_URL": f"{sandbox}/highlevel/oauth/token",
+        "KEAP_API_BASE_URL": f"{base}/keap/crm",
+        "KEAP_TOKEN_URL": f"{base}/keap/token",
+        "KEAP_AUTHORIZE_URL": f"{base}/keap/app/oauth/authorize",
+        "HIGHLEVEL_API_BASE_URL": f"{base}/highlevel",
+        "HIGHLEVEL_TOKEN_URL": f"{base}/highlevel/oauth/token",
+        "HIGHLEVEL_AUTHORIZE_URL": f"{base}/highlevel/oauth/chooselocation",
     }
 
 

@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from bench.stack import sandbox_endpoints
 from bench.worker import celery_worker_argv, short_run_worker_env
 from integrations.models import AccountStatus, CrmKind
 from tests.factories import (
@@ -21,7 +22,6 @@ from tests.factories import (
     connect,
     flow_with_step,
     oauth_account,
-    sandbox_endpoints,
     sandbox_reset,
 )
 

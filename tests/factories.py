@@ -199,19 +199,6 @@ def oauth_account(crm: str = CrmKind.KEAP, **fields) -> Account:
     )
 
 
-def sandbox_endpoints(server_url: str) -> dict[str, str]:
-    """Every CRM endpoint setting, pointed at the built-in sandbox of `server_url`."""
-    base = f"{server_url}/sandbox"
-    return {
-        "KEAP_API_BASE_URL": f"{base}/keap/crm",
-        "KEAP_TOKEN_URL": f"{base}/keap/token",
-        "KEAP_AUTHORIZE_URL": f"{base}/keap/app/oauth/authorize",
-        "HIGHLEVEL_API_BASE_URL": f"{base}/highlevel",
-        "HIGHLEVEL_TOKEN_URL": f"{base}/highlevel/oauth/token",
-        "HIGHLEVEL_AUTHORIZE_URL": f"{base}/highlevel/oauth/chooselocation",
-    }
-
-
 def sandbox(live_server, crm: str, path: str) -> str:
     return f"{live_server.url}/sandbox/{SANDBOX_PATH[crm]}/{path}"
 
