@@ -7,7 +7,6 @@ switch to PostgreSQL and Redis/RabbitMQ. Production secrets fail loudly when mis
 
 import base64
 import hashlib
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -123,17 +122,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
-        "DATABASE_PREPARED_STATEMENTS", default=True
-    ):
-        # The delivery engine's few hot statements are prepared once per connection
-        # (integrations.delivery.rows.hot_cursor). Django leaves psycopg's
-        # prepare_threshold unset, which turns preparing off altogether; a threshold
-        # no query reaches lets a statement be prepared only when it asks, so the ORM's
-        # queries are never prepared. Set DATABASE_PREPARED_STATEMENTS=false behind a
-        # connection pooler that cannot keep prepared statements (PgBouncer in
-        # transaction mode before 1.21).
-        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = sys.maxsize
+# The delivery engine's few hot statements are prepared once per PostgreSQL connection
+# (integrations.delivery.rows). Turn this off behind a connection pooler that cannot
+# keep prepared statements (PgBouncer in transaction mode before 1.21).
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (intake rate limits, sandbox rate windows; OAuth `state` is in the session) --

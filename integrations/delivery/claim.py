@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db.models import Q
@@ -17,7 +16,7 @@ from django.utils import timezone
 
 from integrations.models import Delivery, DeliveryStatus
 
-from .rows import column, hot_cursor, prep, update_statement
+from .rows import Statement, column, prep, rows_batch, update_statement
 
 
 def new_lease_owner() -> str:
@@ -31,7 +30,7 @@ def claimable(now: datetime) -> Q:
     )
 
 
-def claim_statement(*, delivery_id: int, owner: str, now: datetime) -> tuple[str, list[Any]]:
+def claim_statement(*, delivery_id: int, owner: str, now: datetime) -> Statement:
     """The claim's UPDATE and its arguments: `claimable(now)` in plain SQL (the engine's
     hot path, see .rows); the attempt is counted by the same UPDATE."""
     at, status = prep(Delivery, "next_attempt_at", now), column(Delivery, "status")
@@ -55,7 +54,5 @@ def claim_statement(*, delivery_id: int, owner: str, now: datetime) -> tuple[str
 def delivery_claim(*, delivery_id: int, owner: str, now: datetime | None = None) -> bool:
     """Take the lease on one delivery. True when this caller now owns it. (The engine
     claims and loads in one round trip where it can: integrations.delivery.load.)"""
-    sql, args = claim_statement(delivery_id=delivery_id, owner=owner, now=now or timezone.now())
-    with hot_cursor() as cursor:
-        cursor.execute(sql, args)
-        return bool(cursor.rowcount == 1)
+    claim = claim_statement(delivery_id=delivery_id, owner=owner, now=now or timezone.now())
+    return rows_batch([claim])[0].rowcount == 1

@@ -7,14 +7,15 @@ transaction afterwards.
 
 The path is short in round trips, because each one costs more in Python than in the
 database: the claim, the delivery with everything it reads and the step's
-configuration rows (one pipeline on PostgreSQL, committed asynchronously; three
-statements elsewhere; see integrations.delivery.load; the StepConfig itself is cached
-per process, see integrations.mapping.selectors), a progress UPDATE before each CRM
-call that follows a change (asynchronous too), and the outcome, durably: the
-delivery's UPDATE (with the last progress and the step's version), its attempts'
-INSERT, the counter's upsert and the lead's next step or end, in one transaction.
-On PostgreSQL these statements are prepared once per connection, so the database
-does not plan them again at every delivery (integrations.delivery.rows.hot_cursor).
+configuration rows (one batch, committed asynchronously; see
+integrations.delivery.load; the StepConfig itself is cached per process, see
+integrations.mapping.selectors), a progress UPDATE before each CRM call that follows a
+change (asynchronous too), and the outcome, durably: the delivery's UPDATE (with the
+last progress and the step's version), its attempts' INSERT, the counter's upsert and
+the lead's end, in one batch that is one transaction (a transaction of its own when
+the flow's next step is to be started with it). On PostgreSQL a batch is one round
+trip and its statements are prepared once per connection, so the database does not
+plan them again at every delivery (integrations.delivery.rows).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import DataError, connection, transaction
 from django.utils import timezone
 
 from integrations.accounts.credentials import account_credentials
@@ -33,7 +34,7 @@ from integrations.crm.base import CrmError, DeliveryResult, Throttled
 from integrations.crm.http import CallRecord, CrmSession
 from integrations.crm.operations import Operations
 from integrations.crm.registry import recipient_for
-from integrations.health.counters import counters_record
+from integrations.health.counters import counters_statement
 from integrations.mapping.selectors import delivery_map
 from integrations.models import (
     Account,
@@ -47,12 +48,12 @@ from integrations.models import (
 from .autopause import autopause_hold_reason, autopause_note
 from .claim import new_lease_owner
 from .enqueue import delivery_enqueue_on_commit, wake_up_time
-from .flow import flow_advance, flow_ends_after, flow_gate, lead_finish
+from .flow import flow_advance, flow_ends_after, flow_gate, lead_finish_statement
 from .load import Loaded, delivery_claim_load
-from .progress import delivery_operations, lease_held
+from .progress import delivery_operations, lease_checked, lease_held, lease_lost
 from .ratelimit import account_gate
 from .retry import may_retry, next_attempt_at, retry_delay_seconds, retry_schedule
-from .rows import pipelined, rows_insert, rows_update_counted_later
+from .rows import Statement, insert_statement, rows_batch, update_statement
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +188,78 @@ def _verdict_for_error(exc: CrmError, *, delivery: Delivery) -> Verdict:
 def _record(work: _Attempt, *, verdict: Verdict) -> None:
     delivery, calls = work.delivery, work.http.calls
     now = timezone.now()
+    fields = _outcome_fields(work, verdict=verdict, now=now)
+    # Only the lease holder may record. If our lease ran out and another worker took
+    # over, its result wins and nothing of ours is written; our calls were upserts, so
+    # nothing is doubled. The writes go out in one batch (one round trip on PostgreSQL,
+    # see .rows).
+    statements = [
+        update_statement(
+            Delivery,
+            fields,
+            where=lease_held(),
+            params=[delivery.pk, work.owner, DeliveryStatus.IN_PROGRESS],
+        )
+    ]
+    if calls:
+        statements.append(insert_statement(_attempts(delivery, calls)))
+    for name, value in fields.items():
+        setattr(delivery, name, value)
+    advance = False  # the flow's next step is still to be decided
+    if verdict.result is not None:
+        counted = counters_statement(delivery=delivery)  # commits with the outcome
+        if counted is not None:
+            statements.append(counted)
+        if flow_ends_after(delivery=delivery, later_steps=work.loaded.later_steps):
+            # The common last step: the lead is done, with no read first.
+            statements.append(lead_finish_statement(lead_id=delivery.lead_id, now=now))
+        else:
+            advance = True
+    held = _write_outcome(work, statements, advance=advance, now=now)
+    if not held:
+        log.warning("delivery %s: lease lost before recording", delivery.pk)
+        delivery.refresh_from_db()  # what the new owner made of it
+        return
+    if fields.get("woken_at") is not None:
+        delivery_enqueue_on_commit(  # at once: no transaction is open
+            delivery_id=delivery.pk,
+            countdown=max(0.0, (fields["woken_at"] - now).total_seconds()),
+        )
+    # Bookkeeping that a crash may skip: the next verdict is counted all the same.
+    autopause_note(delivery=delivery, verdict=_autopause_kind(verdict), now=now)
+
+
+def _write_outcome(
+    work: _Attempt, statements: list[Statement], *, advance: bool, now: datetime
+) -> bool:
+    """Write the outcome's statements, and the flow's next step when `advance`, all or
+    nothing, if this worker still holds the lease. Returns whether it did.
+
+    On PostgreSQL outside a transaction, when no next step is to be decided (the common
+    case), this is one round trip: the batch runs as one transaction, and its first
+    write, the delivery's UPDATE, fails it when the lease was lost (`lease_checked`).
+    Elsewhere, a transaction in which that UPDATE's count tells."""
+    delivery = work.delivery
+    if not advance and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        try:
+            rows_batch([lease_checked(statements[0]), *statements[1:]])
+        except DataError as exc:
+            if not lease_lost(exc):
+                raise
+            return False
+        return True
+    with transaction.atomic():
+        if rows_batch(statements)[0].rowcount != 1:
+            transaction.set_rollback(True)
+            return False
+        if advance:
+            flow_advance(delivery=delivery, now=now, later_steps=work.loaded.later_steps)
+        return True
+
+
+def _outcome_fields(work: _Attempt, *, verdict: Verdict, now: datetime) -> dict[str, Any]:
+    """The delivery's columns as this attempt leaves them."""
+    delivery, calls = work.delivery, work.http.calls
     fields: dict[str, Any] = {
         "lease_owner": "",
         "lease_expires_at": None,
@@ -230,52 +303,7 @@ def _record(work: _Attempt, *, verdict: Verdict) -> None:
         )
     if "next_attempt_at" in fields:
         fields["woken_at"] = wake_up_time(at=fields["next_attempt_at"], now=now)
-    with transaction.atomic():
-        # Only the lease holder may record (the UPDATE locks the row until commit). If our
-        # lease ran out and another worker took over, its result wins and this
-        # transaction is rolled back; our calls were upserts, so nothing is doubled.
-        # Plain SQL, as the claim (see .rows); the writes that need no answer go out
-        # together (one round trip on PostgreSQL), and the lease is checked after them.
-        with pipelined():
-            held = rows_update_counted_later(
-                Delivery,
-                fields,
-                where=lease_held(),
-                params=[delivery.pk, work.owner, DeliveryStatus.IN_PROGRESS],
-            )
-            rows_insert(_attempts(delivery, calls))
-            for name, value in fields.items():
-                setattr(delivery, name, value)
-            ends = False
-            if verdict.result is not None:
-                counters_record(delivery=delivery)  # the counters commit with the outcome
-                ends = flow_ends_after(delivery=delivery, later_steps=work.loaded.later_steps)
-                if ends:  # the common last step: the lead is done, with no read first
-                    lead_finish(lead_id=delivery.lead_id, now=now)
-        lost = not held()
-        if lost:
-            transaction.set_rollback(True)
-        else:
-            _after_record(work, verdict=verdict, fields=fields, now=now, advance=not ends)
-    if lost:
-        log.warning("delivery %s: lease lost before recording", delivery.pk)
-        delivery.refresh_from_db()  # what the new owner made of it
-
-
-def _after_record(
-    work: _Attempt, *, verdict: Verdict, fields: dict[str, Any], now: datetime, advance: bool
-) -> None:
-    """The rest of the recording transaction, once the lease is known to be held
-    (`advance`: the flow's next step is still to be decided)."""
-    delivery = work.delivery
-    if fields.get("woken_at") is not None:
-        delivery_enqueue_on_commit(
-            delivery_id=delivery.pk,
-            countdown=max(0.0, (fields["woken_at"] - now).total_seconds()),
-        )
-    autopause_note(delivery=delivery, verdict=_autopause_kind(verdict), now=now)
-    if advance and verdict.result is not None:
-        flow_advance(delivery=delivery, now=now, later_steps=work.loaded.later_steps)
+    return fields
 
 
 def _autopause_kind(verdict: Verdict) -> str:

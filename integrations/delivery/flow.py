@@ -24,7 +24,7 @@ from integrations.models import (
 
 from .enqueue import delivery_enqueue_on_commit
 from .filters import FlowStop, filter_check, flow_context, lead_stop
-from .rows import column, prep, rows_update
+from .rows import Statement, column, prep, rows_batch, update_statement
 
 
 def next_recipient_step(*, flow_id: int, after_position: int | None) -> Step | None:
@@ -130,9 +130,14 @@ def _go(lead: Lead, found: Step | FlowStop | None, now: datetime) -> Delivery | 
 
 
 def lead_finish(*, lead_id: Any, now: datetime) -> None:
-    """The lead went through its whole flow (unless a filter stopped it meanwhile).
-    Plain SQL: the engine's hot path (see .rows)."""
-    rows_update(
+    """The lead went through its whole flow (unless a filter stopped it meanwhile)."""
+    rows_batch([lead_finish_statement(lead_id=lead_id, now=now)])
+
+
+def lead_finish_statement(*, lead_id: Any, now: datetime) -> Statement:
+    """The UPDATE of `lead_finish`, in plain SQL: the engine sends it with the outcome
+    (see .rows)."""
+    return update_statement(
         Lead,
         {"status": LeadStatus.DONE, "finished_at": now},
         where=f"{column(Lead, 'id')} = %s AND {column(Lead, 'stopped_at')} IS NULL",

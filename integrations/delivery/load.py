@@ -30,15 +30,8 @@ from integrations.mapping.selectors import (
 )
 from integrations.models import Account, Delivery, Flow, Lead, Source, Step, StepKind
 
-from .claim import claim_statement, delivery_claim
-from .rows import (
-    Columns,
-    asynchronous_commit,
-    column,
-    committed_asynchronously,
-    hot_cursor,
-    table,
-)
+from .claim import claim_statement
+from .rows import Columns, Statement, column, rows_batch, table
 
 
 @dataclass(frozen=True)
@@ -120,42 +113,32 @@ _COLUMNS = ("delivery", "lead", "step", "flow", "account", "source")
 def delivery_load(*, delivery_id: int) -> Loaded | None:
     """The delivery and everything its attempt reads (None: no such delivery)."""
     query = _query(connection.vendor)
-    with hot_cursor() as cursor:
-        cursor.execute(query.sql, _params(delivery_id))
-        row = cursor.fetchone()
-    return None if row is None else _loaded(query, row)
+    [answer] = rows_batch([Statement(query.sql, _params(delivery_id))])
+    return _loaded(query, answer.rows[0]) if answer.rows else None
 
 
 def delivery_claim_load(*, delivery_id: int, owner: str, now: datetime) -> Loaded | None:
     """Claim the delivery (integrations.delivery.claim) and load it as delivery_load
-    does; None when it could not be claimed (someone else has it, or it is not due) or
-    no longer exists.
+    does, with the step's configuration rows (integrations.mapping.selectors.
+    step_parts_raw); None when it could not be claimed (someone else has it, or it is not
+    due) or no longer exists.
 
-    On PostgreSQL this is one round trip: the claim, the load and the step's
-    configuration rows (integrations.mapping.selectors.step_parts_raw) sent as one
-    pipeline of prepared statements (see .rows.hot_cursor), which runs as one implicit
-    transaction, committed asynchronously (see .rows.ASYNC_COMMIT: a claim lost with the
-    database server only means the delivery is claimed again). Elsewhere, three
-    statements.
+    One batch (see .rows.rows_batch): on PostgreSQL one round trip and one transaction,
+    committed asynchronously (a claim lost with the database server only means the
+    delivery is claimed again).
     """
-    if not asynchronous_commit():
-        claimed = delivery_claim(delivery_id=delivery_id, owner=owner, now=now)
-        return delivery_load(delivery_id=delivery_id) if claimed else None
-    claim_sql, claim_args = claim_statement(delivery_id=delivery_id, owner=owner, now=now)
     query = _query(connection.vendor)
-    parts_sql = step_parts_sql(connection.vendor, _step_of_delivery())
-    with hot_cursor() as claim, hot_cursor() as load, hot_cursor() as config:
-        with committed_asynchronously():
-            claim.execute(claim_sql, claim_args)
-            load.execute(query.sql, _params(delivery_id))
-            config.execute(parts_sql, [delivery_id] * 3)
-        if claim.rowcount != 1:
-            return None
-        row = load.fetchone()
-        parts = tuple(tuple(r) for r in config.fetchall())
-    if row is None:
+    claimed, load, config = rows_batch(
+        [
+            claim_statement(delivery_id=delivery_id, owner=owner, now=now),
+            Statement(query.sql, _params(delivery_id)),
+            Statement(step_parts_sql(connection.vendor, _step_of_delivery()), [delivery_id] * 3),
+        ],
+        durable=False,
+    )
+    if claimed.rowcount != 1 or not load.rows:
         return None
-    return replace(_loaded(query, row), config_parts=parts)
+    return replace(_loaded(query, load.rows[0]), config_parts=tuple(config.rows))
 
 
 @cache

@@ -9,22 +9,50 @@ call instead of racing the new owner. What the last operations left unsaved
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
+
+from django.db import DatabaseError, connection
 
 from integrations.crm.base import CrmError
 from integrations.crm.operations import Operations
 from integrations.models import Delivery, DeliveryStatus
 
-from .rows import column, rows_update
+from .rows import Statement, column, rows_update
 
 
 def lease_held() -> str:
     """The WHERE clause of a write only the lease holder may make (params: the
     delivery's id, the owner, DeliveryStatus.IN_PROGRESS)."""
+    return _lease_held(connection.vendor)
+
+
+@cache
+def _lease_held(vendor: str) -> str:
     return (
         f"{column(Delivery, 'id')} = %s AND {column(Delivery, 'lease_owner')} = %s"
         f" AND {column(Delivery, 'status')} = %s"
     )
+
+
+def lease_checked(update: Statement) -> Statement:
+    """`update`, a write of the delivery's row WHERE `lease_held()`, made to fail on
+    PostgreSQL when it changed no row because this worker no longer holds the lease: it
+    then fails the batch it leads as a whole (see .rows.rows_batch), and `lease_lost`
+    tells that failure from others. PostgreSQL has no statement that raises an error on
+    a condition outside procedural code; a division by a count that is zero does
+    (SQLSTATE 22012)."""
+    return Statement(_checked_sql(update.sql), update.params)
+
+
+@cache
+def _checked_sql(sql: str) -> str:
+    return f"WITH changed AS ({sql} RETURNING 1) SELECT 1 / count(*) FROM changed"  # noqa: S608
+
+
+def lease_lost(error: DatabaseError) -> bool:
+    """Whether `error` is the failure of a `lease_checked` write."""
+    return getattr(error.__cause__, "sqlstate", None) == "22012"
 
 
 def delivery_operations(*, delivery: Delivery, owner: str) -> Operations:

@@ -26,7 +26,7 @@ import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -143,19 +143,23 @@ local function factor(recovery)
 end
 """
 
-# ARGV: guard, recovery, ttl, n, then label, limit, period, calendar (0/1) per quota.
+# ARGV[1]: one string of words (see _reserve_spec): guard, recovery, ttl, n, then
+# label, limit, period, calendar (0/1) per quota. One argument rather than twenty: the
+# client encodes each argument of every call, and the spec of a key never changes.
 _LUA_RESERVE = (
     _LUA_STATE
     + """
 local pause = num('pause', 0)
 if pause > now then return tostring(pause - now) end
-local guard, ttl, n = tonumber(ARGV[1]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local f = factor(tonumber(ARGV[2]))
+local spec = {}
+for word in string.gmatch(ARGV[1], '%S+') do table.insert(spec, word) end
+local guard, ttl, n = tonumber(spec[1]), tonumber(spec[3]), tonumber(spec[4])
+local f = factor(tonumber(spec[2]))
 local wait = 0
 local updates = {}
 for i = 0, n - 1 do
-  local label, limit = ARGV[5 + i * 4], tonumber(ARGV[6 + i * 4])
-  local period, calendar = tonumber(ARGV[7 + i * 4]), ARGV[8 + i * 4] == '1'
+  local label, limit = spec[5 + i * 4], tonumber(spec[6 + i * 4])
+  local period, calendar = tonumber(spec[7 + i * 4]), spec[8 + i * 4] == '1'
   if calendar then
     local window = math.floor(now / period)
     local count = 0
@@ -229,6 +233,36 @@ def _registered(pid: int, url: str) -> tuple[Any, Any, Any]:
         client.register_script(_LUA_PENALISE),
         client.register_script(_LUA_NOW),
     )
+
+
+def _evalsha_at_once(script: Any, key: str, spec: str) -> Any:
+    """Run the reserve script on the client's one connection with its command encoded
+    once per key (the same bytes at every call): a third of the CPU of going through
+    the client's command path, which encodes the command, retries and records metrics
+    at every call. None when that did not work out (no connection, a restarted Redis
+    that lost the script): the caller then goes the client's own way. (A connection
+    lost after the script ran takes two slots for one call: a slot wasted, never one
+    too many.)"""
+    import redis
+
+    client = script.registered_client
+    command = _packed(client, script.sha, key, spec)
+    with client.single_connection_lock:
+        connection = client.connection
+        try:
+            connection.send_packed_command(command, check_health=False)
+            return connection.read_response()
+        except redis.exceptions.NoScriptError:
+            return None
+        except (redis.ConnectionError, redis.TimeoutError):
+            connection.disconnect()
+            return None
+
+
+@lru_cache(maxsize=4096)
+def _packed(client: Any, sha: str, key: str, spec: str) -> list[bytes]:
+    packed: list[bytes] = client.connection.pack_command("EVALSHA", sha, 1, key, spec)
+    return packed
 
 
 def _redis_key(key: str) -> str:
@@ -305,11 +339,22 @@ def _db_update(key: str, change: Any) -> float:
 def store_reserve(*, key: str, quotas: Sequence[Quota], tuning: Tuning) -> float:
     """Take one slot of every quota, or none. Returns 0.0, or the seconds to wait."""
     if _uses_redis():
-        args: list[Any] = [tuning.guard, tuning.recovery_per_second, ttl_for(quotas), len(quotas)]
-        for q in quotas:
-            args += [q.label, q.limit, q.period, "1" if q.calendar else "0"]
-        return float(_scripts()[0](keys=[_redis_key(key)], args=args))
+        spec, script = _reserve_spec(tuple(quotas), tuning), _scripts()[0]
+        redis_key = _redis_key(key)
+        answer = _evalsha_at_once(script, redis_key, spec)
+        if answer is None:  # the client's own way: it reconnects and loads the script
+            answer = script(keys=[redis_key], args=[spec])
+        return float(answer)
     return _db_update(key, lambda state, now: decide(state, now=now, quotas=quotas, tuning=tuning))
+
+
+@cache
+def _reserve_spec(quotas: tuple[Quota, ...], tuning: Tuning) -> str:
+    """The reserve script's argument for these quotas (labels have no spaces)."""
+    words: list[Any] = [tuning.guard, tuning.recovery_per_second, ttl_for(quotas), len(quotas)]
+    for q in quotas:
+        words += [q.label, q.limit, repr(float(q.period)), "1" if q.calendar else "0"]
+    return " ".join(repr(w) if isinstance(w, float) else str(w) for w in words)
 
 
 def store_penalise(*, key: str, retry_after: float | None, tuning: Tuning) -> float:

@@ -8,18 +8,28 @@ database), and reuses the text: values still go through `Field.get_db_prep_save`
 come back through the converters the ORM's compiler would apply, so what is stored
 and read is exactly what the ORM would store and read, on PostgreSQL and SQLite alike.
 
+A delivery's statements go out in few round trips: the claim with its reads, each
+progress write, the outcome's writes, each a batch (`rows_batch`).
+
 Everything else (admin, sweeper, reports, tests) uses the ORM.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import hashlib
+import itertools
+import re
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Field, Model
+from psycopg.adapt import Transformer
+from psycopg.pq import ExecStatus
 
 
 def quote(name: str) -> str:
@@ -41,9 +51,16 @@ def _field(model: type[Model], name: str) -> Field[Any, Any]:
     return field
 
 
+def _db() -> Any:
+    """The default database's connection itself: `django.db.connection` is a proxy that
+    looks it up again at every attribute (a thread-local lookup), and the ORM's value
+    conversions consult it several times per value."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
 def prep(model: type[Model], name: str, value: Any) -> Any:
     """`value` as the ORM would send it for field `name` of `model`."""
-    return _field(model, name).get_db_prep_save(value, connection)
+    return _field(model, name).get_db_prep_save(value, _db())
 
 
 class Columns:
@@ -71,11 +88,29 @@ class Columns:
         return self.attnames.index(attname)
 
     def instance(self, raw: Sequence[Any]) -> Any:
-        values = list(raw)
+        values, db = list(raw), _db()
         for i, converters, col in self._converters:
             for convert in converters:
-                values[i] = convert(values[i], col, connection)
+                values[i] = convert(values[i], col, db)
         return self.model.from_db(DEFAULT_DB_ALIAS, self.attnames, values)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One SQL statement (%s placeholders) and its arguments, prepared for the database
+    already (see `prep`)."""
+
+    sql: str
+    params: Sequence[Any]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one statement of a batch answered: the rows it changed or returned, and the
+    rows it returned (none for a write)."""
+
+    rowcount: int
+    rows: list[tuple[Any, ...]]
 
 
 @cache
@@ -94,12 +129,13 @@ def update_statement(
     where: str,
     params: Sequence[Any],
     increment: tuple[str, ...] = (),
-) -> tuple[str, list[Any]]:
-    """The SQL and arguments of `rows_update` (to run it, or to batch it, see
-    integrations.delivery.load)."""
-    names = tuple(values)
-    sql = _update_sql(model, names, increment, where, connection.vendor)
-    return sql, [*(prep(model, n, values[n]) for n in names), *params]
+) -> Statement:
+    """UPDATE `model` SET values (and `increment`ed columns) WHERE `where` (SQL with %s
+    for `params`, which must be prepared already, see `prep`)."""
+    names, db = tuple(values), _db()
+    sql = _update_sql(model, names, increment, where, db.vendor)
+    prepared = [_field(model, n).get_db_prep_save(values[n], db) for n in names]
+    return Statement(sql, [*prepared, *params])
 
 
 # PostgreSQL: commit this write without waiting for its WAL to reach the disk
@@ -108,67 +144,84 @@ def update_statement(
 # the database server itself may lose the last fraction of a second of such commits,
 # never the database's consistency. The engine uses it for writes whose loss costs no
 # more than a repeated, idempotent CRM call (the claim, the progress between calls);
-# the outcome always commits durably. Sent in the same round trip as the write, see
-# `committed_asynchronously`.
+# the outcome always commits durably.
 ASYNC_COMMIT = "SET LOCAL synchronous_commit TO OFF"
 
 
-def asynchronous_commit() -> bool:
-    """Whether this database can commit a write asynchronously (PostgreSQL; not
-    SQLite)."""
-    return connection.vendor == "postgresql"
+def rows_batch(statements: Sequence[Statement], *, durable: bool = True) -> list[Answer]:
+    """Run `statements` in order, as one transaction (or within the one open), and
+    return each one's answer: they commit or fail together.
+
+    On PostgreSQL they go out as one query of several statements: one round trip, and
+    Python's work is one execute instead of one per statement. PostgreSQL runs such a
+    query as one transaction when none is open (https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-MULTI-STATEMENT),
+    and `durable=False` commits it asynchronously (ASYNC_COMMIT). Each statement is
+    prepared once per connection (see `_executable`). Elsewhere they run one by one in
+    a transaction.
+    """
+    db = _db()
+    if db.vendor != "postgresql":
+        with transaction.atomic(using=db.alias), db.cursor() as cursor:
+            answers = []
+            for statement in statements:
+                cursor.execute(statement.sql, statement.params)
+                rows = cursor.fetchall() if cursor.description else []
+                answers.append(Answer(cursor.rowcount, rows))
+            return answers
+    db.ensure_connection()
+    literal = Transformer.from_context(db.connection).as_literal
+    parts = [] if durable else [ASYNC_COMMIT.encode()]
+    for statement in statements:
+        parts.append(_executable(db, statement.sql, [literal(p) for p in statement.params]))
+    with db.cursor() as cursor:
+        # The values are in the text already, as psycopg's client-side binding writes
+        # them (https://www.psycopg.org/psycopg3/docs/basic/from_pg2.html#client-side-binding-cursors):
+        # psycopg would otherwise parse the whole batch for its placeholders at every
+        # call (it caches that only for statements with at most 50 of them).
+        cursor.execute(b"; ".join(parts))
+        raw = cursor.cursor
+        if not durable:
+            raw.nextset()  # past SET LOCAL's answer
+        answers = []
+        for _ in statements:
+            returned = raw.pgresult is not None and raw.pgresult.status == ExecStatus.TUPLES_OK
+            answers.append(Answer(raw.rowcount, raw.fetchall() if returned else []))
+            raw.nextset()
+        return answers
 
 
-def hot_cursor() -> Any:
-    """A cursor for the engine's hot statements, which run at every delivery with the
-    same text. On PostgreSQL the values are bound on the server and each statement is
-    prepared once per connection (psycopg's prepared statements,
-    https://www.psycopg.org/psycopg3/docs/advanced/prepare.html), so the database plans
-    it once instead of at every delivery: planning the claim and the load alone costs
-    about 2 ms of the database server's CPU, which the workers wait for. Statements are
-    prepared only where the settings allow it (DATABASE_PREPARED_STATEMENTS). On other
-    databases this is Django's cursor. Django's query log and execute wrappers see these
-    statements as any other."""
-    if connection.vendor != "postgresql":
-        return connection.cursor()
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    raw = _prepared_cursor_class()(connection.connection)
-    if connection.queries_logged:
-        return connection.make_debug_cursor(raw)
-    return connection.make_cursor(raw)
+# The statements each connection has prepared (PostgreSQL), by name.
+_prepared: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+
+def _executable(db: Any, sql: str, literals: list[bytes]) -> bytes:
+    """`sql` with its values (`literals`) as this connection runs it: `EXECUTE
+    name(values)` of a statement prepared once per connection (PREPARE,
+    https://www.postgresql.org/docs/current/sql-prepare.html), so the server plans it
+    once instead of at every delivery (planning the load's seven-table SELECT costs 1 ms
+    of the database's CPU, running it 0.2 ms); the statement itself when
+    settings.DATABASE_PREPARED_STATEMENTS is off (behind a connection pooler that cannot
+    keep prepared statements)."""
+    name, numbered, template = _named(sql)
+    if not settings.DATABASE_PREPARED_STATEMENTS:
+        return template % tuple(literals)
+    done = _prepared.setdefault(db.connection, set())
+    if name not in done:
+        with db.cursor() as cursor:
+            cursor.execute(f"PREPARE {name} AS {numbered}")
+        done.add(name)
+    head = f"EXECUTE {name}".encode()
+    return head + b"(" + b", ".join(literals) + b")" if literals else head
 
 
 @cache
-def _prepared_cursor_class() -> type:
-    from django.db.backends.postgresql.base import (  # type: ignore[attr-defined]
-        ServerBindingCursor,  # psycopg 3: values bound on the server
-    )
-
-    class PreparedCursor(ServerBindingCursor):  # type: ignore[misc]
-        """Prepares every statement it runs (psycopg does so only when the
-        connection's prepare_threshold is set, see leadflow.settings)."""
-
-        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-            return super().execute(query, params, prepare=True, **kwargs)
-
-    return PreparedCursor
-
-
-@contextmanager
-def committed_asynchronously() -> Iterator[None]:
-    """PostgreSQL, in autocommit mode: the block's statements go out in one pipeline
-    (one round trip, see `pipelined`) behind ASYNC_COMMIT; the statements of one
-    pipeline form one implicit transaction, which SET LOCAL applies to. Elsewhere,
-    nothing changes."""
-    if not asynchronous_commit():
-        yield
-        return
-    with pipelined():
-        with hot_cursor() as cursor:
-            cursor.execute(ASYNC_COMMIT)
-        yield
+def _named(sql: str) -> tuple[str, str, bytes]:
+    """A name for `sql` (from its text), its text with $1, $2, ... for %s, and its
+    text as a bytes template for its values' literals."""
+    numbers = itertools.count(1)
+    numbered = re.sub(r"%s", lambda _: f"${next(numbers)}", sql)
+    name = f"leadflow_{hashlib.sha1(sql.encode()).hexdigest()[:16]}"
+    return name, numbered, sql.encode()
 
 
 def rows_update(
@@ -180,52 +233,11 @@ def rows_update(
     increment: tuple[str, ...] = (),
     durable: bool = True,
 ) -> int:
-    """UPDATE `model` SET values (and `increment`ed columns) WHERE `where` (SQL with %s
-    for `params`, which must be prepared already, see `prep`). Returns the number of
-    rows changed. `durable=False`: an asynchronous commit where the database has one
-    (see ASYNC_COMMIT); meaningful only in autocommit mode."""
-    sql, args = update_statement(model, values, where=where, params=params, increment=increment)
-    with hot_cursor() as cursor:
-        if durable:
-            cursor.execute(sql, args)
-        else:
-            with committed_asynchronously():
-                cursor.execute(sql, args)
-        return int(cursor.rowcount)
-
-
-def rows_update_counted_later(
-    model: type[Model], values: Mapping[str, Any], *, where: str, params: Sequence[Any]
-) -> Callable[[], int]:
-    """`rows_update` inside `pipelined()`: sends the UPDATE and returns what tells the
-    number of rows changed once the pipeline has been answered."""
-    sql, args = update_statement(model, values, where=where, params=params)
-    cursor = hot_cursor()
-    cursor.execute(sql, args)
-
-    def count() -> int:
-        try:
-            return int(cursor.rowcount)
-        finally:
-            cursor.close()
-
-    return count
-
-
-@contextmanager
-def pipelined() -> Iterator[None]:
-    """PostgreSQL: the block's statements are sent without waiting for each answer and
-    answered together when it ends (psycopg's pipeline mode,
-    https://www.psycopg.org/psycopg3/docs/advanced/pipeline.html); a statement whose
-    rows are fetched inside the block waits for its answer. Elsewhere, nothing changes.
-    Errors the database answers at the end come out as Django's, as from a cursor.
-    """
-    if connection.vendor != "postgresql":
-        yield
-        return
-    connection.ensure_connection()
-    with connection.wrap_database_errors, connection.connection.pipeline():
-        yield
+    """Run `update_statement`; returns the number of rows changed. `durable=False`: an
+    asynchronous commit where the database has one (see ASYNC_COMMIT); meaningful only
+    in autocommit mode."""
+    statement = update_statement(model, values, where=where, params=params, increment=increment)
+    return rows_batch([statement], durable=durable)[0].rowcount
 
 
 @cache
@@ -241,32 +253,26 @@ def _insert_sql(
     return sql, fields
 
 
-def rows_insert(objs: Sequence[Model]) -> None:
+def insert_statement(objs: Sequence[Model]) -> Statement:
     """INSERT unsaved instances of one model in one statement (as bulk_create does, with
     each field's defaults and conversions; their primary keys are not read back)."""
-    if not objs:
-        return
-    sql, fields = _insert_sql(type(objs[0]), len(objs), connection.vendor)
-    params = [
-        f.get_db_prep_save(f.pre_save(obj, add=True), connection) for obj in objs for f in fields
-    ]
-    with hot_cursor() as cursor:
-        cursor.execute(sql, params)
+    db = _db()
+    sql, fields = _insert_sql(type(objs[0]), len(objs), db.vendor)
+    params = [f.get_db_prep_save(f.pre_save(obj, add=True), db) for obj in objs for f in fields]
+    return Statement(sql, params)
 
 
 __all__ = [
     "ASYNC_COMMIT",
+    "Answer",
     "Columns",
-    "asynchronous_commit",
+    "Statement",
     "column",
-    "committed_asynchronously",
-    "hot_cursor",
+    "insert_statement",
     "prep",
     "quote",
-    "rows_insert",
-    "pipelined",
+    "rows_batch",
     "rows_update",
-    "rows_update_counted_later",
     "table",
     "update_statement",
 ]

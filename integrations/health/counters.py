@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from typing import Any
 
 from django.db import connection
 from django.db.models import Case, Count, F, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate
 
-from integrations.delivery.rows import hot_cursor
+from integrations.delivery.rows import Statement, rows_batch
 from integrations.models import (
     LATENCY_BOUNDS_MS,
     LATENCY_FIELDS,
@@ -95,13 +97,24 @@ def day_start(day: date) -> datetime:
 def counters_record(*, delivery: Delivery) -> None:
     """Add a delivery that has just got its final outcome to its day's counter.
 
-    Call inside the transaction that records the outcome, once per delivery (the
-    engine does, in `_record`): the counter then commits or rolls back with it. The
-    upsert is atomic on PostgreSQL and SQLite, so concurrent workers never lose a count.
+    Call inside the transaction that records the outcome, once per delivery: the
+    counter then commits or rolls back with it (the engine sends `counters_statement`
+    with its other writes instead). The upsert is atomic on PostgreSQL and SQLite, so
+    concurrent workers never lose a count.
     """
+    statement = counters_statement(delivery=delivery)
+    if statement is not None:
+        rows_batch([statement])
+
+
+def counters_statement(*, delivery: Delivery) -> Statement | None:
+    """The upsert of `counters_record` (None: the delivery has no final outcome)."""
     counted = _counted(delivery)
-    if counted is not None:
-        counters_add(rows=[counted])
+    return (
+        None
+        if counted is None
+        else Statement(_upsert_sql(connection.vendor), _upsert_params(counted))
+    )
 
 
 def counters_forget(*, delivery: Delivery) -> None:
@@ -148,33 +161,35 @@ _COUNTED = ("deliveries", "duplicates", "timed", "response_ms_sum", *LATENCY_FIE
 def counters_add(*, rows: Iterable[Counted]) -> None:
     """Add tallies to their counter rows, creating missing rows (INSERT … ON CONFLICT
     DO UPDATE: one statement, safe under concurrency on PostgreSQL and SQLite ≥ 3.24)."""
+    params = [_upsert_params(row) for row in rows]
+    if params:
+        with connection.cursor() as cursor:
+            cursor.executemany(_upsert_sql(connection.vendor), params)
+
+
+@cache
+def _upsert_sql(vendor: str) -> str:
     table = connection.ops.quote_name(DailyCounter._meta.db_table)
     q = connection.ops.quote_name
     columns = ["day", "step_id", "flow_id", "account_id", "outcome", "reason", *_COUNTED]
     updates = ", ".join(f"{q(c)} = {table}.{q(c)} + excluded.{q(c)}" for c in _COUNTED)
-    sql = (
+    return (
         f"INSERT INTO {table} ({', '.join(q(c) for c in columns)})"  # noqa: S608 - model names
         f" VALUES ({', '.join(['%s'] * len(columns))})"
         f" ON CONFLICT (day, step_id, outcome, reason) DO UPDATE SET {updates}"
     )
-    params = [
-        [
-            row.key.day,
-            row.key.step_id,
-            row.flow_id,
-            row.account_id,
-            row.key.outcome,
-            row.key.reason,
-            *row.tally.as_fields().values(),
-        ]
-        for row in rows
+
+
+def _upsert_params(row: Counted) -> list[Any]:
+    return [
+        row.key.day,
+        row.key.step_id,
+        row.flow_id,
+        row.account_id,
+        row.key.outcome,
+        row.key.reason,
+        *row.tally.as_fields().values(),
     ]
-    if params:
-        with hot_cursor() as cursor:  # prepared once: the engine records one per outcome
-            if len(params) == 1:  # the engine's case: one round trip, no batching set-up
-                cursor.execute(sql, params[0])
-            else:
-                cursor.executemany(sql, params)
 
 
 def _bucket_case(index: int) -> Sum:

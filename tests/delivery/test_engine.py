@@ -12,13 +12,13 @@ from unittest import mock
 import pytest
 import requests
 import responses
-from django.db import DataError, connection
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from integrations.delivery.claim import delivery_claim
 from integrations.delivery.engine import delivery_attempt
 from integrations.delivery.load import delivery_claim_load
-from integrations.delivery.rows import committed_asynchronously, hot_cursor, pipelined
+from integrations.delivery.rows import Statement, column, rows_batch, update_statement
 from integrations.delivery.sweeper import delivery_sweep
 from integrations.mapping.selectors import step_parts_raw
 from integrations.models import (
@@ -250,27 +250,20 @@ def test_a_claim_is_exclusive_until_the_lease_runs_out(create_step):
     assert delivery_claim(delivery_id=delivery.pk, owner="b", now=later)
 
 
-@pytest.mark.parametrize("batched", [True, False], ids=["one round trip", "three statements"])
 @pytest.mark.django_db(transaction=True)
-def test_claim_and_load_take_the_lease_and_read_the_step_configuration(batched):
-    """The engine claims and loads in one call: in one batch on PostgreSQL (with the
-    step's configuration rows), in three statements where batching is not available."""
-    if batched and connection.vendor != "postgresql":
-        pytest.skip("batching is PostgreSQL's")
+def test_claim_and_load_take_the_lease_and_read_the_step_configuration():
+    """The engine claims and loads in one batch (one round trip on PostgreSQL), with the
+    step's configuration rows as the cache compares them."""
     configured = flow_with_step(mappings=[("utm_source", "_Source")], tags=[103])
     delivery = new_delivery(configured)
     now = timezone.now()
-    with mock.patch("integrations.delivery.load.asynchronous_commit", return_value=batched):
-        loaded = delivery_claim_load(delivery_id=delivery.pk, owner="a", now=now)
-        assert loaded is not None
-        assert delivery_claim_load(delivery_id=delivery.pk, owner="b", now=now) is None
+    loaded = delivery_claim_load(delivery_id=delivery.pk, owner="a", now=now)
+    assert loaded is not None
+    assert delivery_claim_load(delivery_id=delivery.pk, owner="b", now=now) is None
     assert (loaded.delivery.pk, loaded.delivery.lease_owner) == (delivery.pk, "a")
     assert loaded.delivery.step.flow.pk == configured[0].pk
-    if batched:  # the mapping's row and the tag's, as the cache compares them
-        assert [row[0] for row in loaded.config_parts] == ["m", "t"]
-        assert loaded.config_parts == step_parts_raw(step_id=loaded.delivery.step_id)
-    else:
-        assert loaded.config_parts is None
+    assert [row[0] for row in loaded.config_parts] == ["m", "t"]  # the mapping, the tag
+    assert loaded.config_parts == step_parts_raw(step_id=loaded.delivery.step_id)
     delivery.refresh_from_db()
     assert (delivery.status, delivery.lease_owner, delivery.attempt_count) == (
         DeliveryStatus.IN_PROGRESS,
@@ -279,11 +272,11 @@ def test_claim_and_load_take_the_lease_and_read_the_step_configuration(batched):
     )
 
 
-def prepared_statements() -> set[str]:
-    """The statements this session's connection holds prepared (PostgreSQL)."""
+def prepared_statements() -> dict[str, str]:
+    """The statements this session's connection holds prepared (PostgreSQL), by name."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements")
-        return {row[0] for row in cursor.fetchall()}
+        cursor.execute("SELECT name, statement FROM pg_prepared_statements")
+        return dict(cursor.fetchall())
 
 
 @pytest.mark.django_db
@@ -302,9 +295,11 @@ def test_the_engines_statements_are_planned_once_per_connection_the_orms_never(c
     for _ in range(10):
         Delivery.objects.filter(pk=first.pk, outcome="success").exists()
 
-    claim = [s for s in after_one if s.startswith('UPDATE "integrations_delivery" SET "status"')]
+    texts = list(after_one.values())
+    claim = [t for t in texts if 'AS UPDATE "integrations_delivery" SET "status"' in t]
     assert len(claim) == 1 and "$1" in claim[0]  # values bound on the server
-    assert any(s.startswith('INSERT INTO "integrations_attempt"') for s in after_one)
+    assert any('AS INSERT INTO "integrations_attempt"' in t for t in texts)
+    assert all(name.startswith("leadflow_") for name in after_one)
     assert prepared_statements() == after_one
     second.refresh_from_db()
     assert (second.outcome, second.contact_id) == ("success", "77")
@@ -312,54 +307,68 @@ def test_the_engines_statements_are_planned_once_per_connection_the_orms_never(c
 
 @pytest.mark.django_db
 @responses.activate
-def test_with_prepared_statements_off_the_engine_prepares_nothing(create_step):
-    """DATABASE_PREPARED_STATEMENTS=false (behind a pooler that cannot keep them): the
-    connection's psycopg prepare_threshold is unset and deliveries work unprepared."""
+def test_with_prepared_statements_off_the_engine_prepares_nothing(create_step, settings):
+    """DATABASE_PREPARED_STATEMENTS=false (behind a pooler that cannot keep them):
+    deliveries work, with nothing prepared."""
     if connection.vendor != "postgresql":
         pytest.skip("prepared statements are PostgreSQL's")
+    settings.DATABASE_PREPARED_STATEMENTS = False
     responses.post(CONTACTS, json={"id": 77}, status=201)
     delivery = new_delivery(create_step)
     before = prepared_statements()  # the session may hold some from earlier tests
-    threshold = connection.connection.prepare_threshold
-    connection.connection.prepare_threshold = None  # what the setting leaves
-    try:
-        delivery_attempt(delivery_id=delivery.pk)
-    finally:
-        connection.connection.prepare_threshold = threshold
+    delivery_attempt(delivery_id=delivery.pk)
     assert prepared_statements() == before
     delivery.refresh_from_db()
-    assert delivery.outcome == "success"
+    assert (delivery.outcome, delivery.contact_id) == ("success", "77")
 
 
 @pytest.mark.django_db(transaction=True)
 def test_writes_between_crm_calls_commit_asynchronously_and_only_they():
     """The claim and the progress between calls go out behind SET LOCAL
-    synchronous_commit TO OFF, in one round trip; the next statement is durable again."""
+    synchronous_commit TO OFF, in their batch; the next batch is durable again."""
     if connection.vendor != "postgresql":
         pytest.skip("asynchronous commit is PostgreSQL's")
-    with hot_cursor() as cursor:
-        with committed_asynchronously():
-            cursor.execute("SELECT current_setting('synchronous_commit')")
-        assert cursor.fetchone() == ("off",)
-        cursor.execute("SELECT current_setting('synchronous_commit')")
-        assert cursor.fetchone() == ("on",)
+    setting = Statement("SELECT current_setting('synchronous_commit')", [])
+    assert rows_batch([setting], durable=False)[0].rows == [("off",)]
+    assert rows_batch([setting])[0].rows == [("on",)]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_error_answered_at_the_end_of_a_pipeline_comes_out_as_djangos():
-    """A pipeline's statements are answered when it ends: a database error there is
-    Django's (as from a cursor), so callers and Django's own bookkeeping see it."""
-    if connection.vendor != "postgresql":
-        pytest.skip("pipelines are PostgreSQL's")
-    with pytest.raises(DataError), pipelined(), hot_cursor() as cursor:
-        cursor.execute("SELECT 1 / 0")
+def test_a_batch_commits_whole_or_not_at_all(create_step):
+    """A statement that fails fails its whole batch: the writes before it are undone,
+    and the error is Django's, as from a cursor."""
+    delivery = new_delivery(create_step)
+    write = update_statement(
+        Delivery,
+        {"reason": "written"},
+        where=f"{column(Delivery, 'id')} = %s",
+        params=[delivery.pk],
+    )
+    breaks = update_statement(
+        Delivery, {"lead": None}, where=f"{column(Delivery, 'id')} = %s", params=[delivery.pk]
+    )
+    with pytest.raises(IntegrityError):  # the lead is required
+        rows_batch([write, breaks])
+    delivery.refresh_from_db()
+    assert delivery.reason == ""
+    assert rows_batch([write])[0].rowcount == 1
+    delivery.refresh_from_db()
+    assert delivery.reason == "written"
 
 
+@pytest.mark.parametrize("later_step", [False, True], ids=["last step", "a step follows"])
 @pytest.mark.django_db(transaction=True)
 @responses.activate
-def test_a_worker_whose_lease_was_taken_over_records_nothing(create_step):
+def test_a_worker_whose_lease_was_taken_over_records_nothing(create_step, later_step):
     """While this worker waited on the CRM its lease ran out and another worker took the
-    delivery: this worker's outcome, attempts and counts are all dropped."""
+    delivery: this worker's outcome, attempts and counts are all dropped, and no next
+    step is started, whether the outcome went out in one round trip (the flow's last
+    step, on PostgreSQL) or in a transaction that also advances the flow."""
+    if later_step:
+        flow, step, _ = create_step
+        Step.objects.create(
+            flow=flow, name="Next", position=2, account=step.account, recipient=step.recipient
+        )
     delivery = new_delivery(create_step)
 
     def taken_over_meanwhile(request):
@@ -377,6 +386,7 @@ def test_a_worker_whose_lease_was_taken_over_records_nothing(create_step):
     )
     assert not Attempt.objects.filter(delivery=delivery).exists()
     assert not DailyCounter.objects.exists()
+    assert list(Delivery.objects.filter(lead=delivery.lead)) == [delivery]
     delivery.lead.refresh_from_db()
     assert delivery.lead.status != LeadStatus.DONE
 

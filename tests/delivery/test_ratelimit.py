@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+import uuid
 from unittest import mock
 
 import pytest
@@ -74,6 +75,23 @@ def test_processes_together_never_take_more_than_the_quota(store):
     assert sum(counts) <= per_second * seconds + 1
     assert sum(counts) >= per_second * seconds * 0.8  # and the quota is used, not wasted
     assert sum(1 for c in counts if c > 0) >= 2  # the slots went to several processes
+
+
+def test_reservations_go_on_when_redis_forgets_its_scripts_or_drops_the_connection(settings):
+    """A restarted Redis has neither the limiter's script nor this process's
+    connection: the next reservation loads the one and opens the other, and still counts
+    against the quota."""
+    if not settings.RATELIMIT_REDIS_URL:
+        pytest.skip("no Redis configured")
+    settings.RATELIMIT_GUARD_SECONDS = 0.0
+    quotas, key = [Quota(3, 86_400.0, "day", calendar=True)], f"restarted-{uuid.uuid4()}"
+    assert ratelimit_reserve(key=key, limits=quotas) == 0.0
+    client = ratelimit_store._redis()
+    client.script_flush()
+    assert ratelimit_reserve(key=key, limits=quotas) == 0.0
+    client.client_kill_filter(_id=client.client_id())
+    assert ratelimit_reserve(key=key, limits=quotas) == 0.0
+    assert ratelimit_reserve(key=key, limits=quotas) > 0  # three taken, none lost
 
 
 def test_a_daily_quota_counts_calls_and_waits_for_the_next_utc_day(store):
