@@ -5,9 +5,10 @@ bench started (the sandbox CRMs).
 Stores COUNT leads of the flow without waking any worker, then works each delivery in
 this process with `delivery_attempt`, timing the whole call and, separately, the time
 spent inside HTTP requests (requests' `Session.send`), and counting the SQL statements
-each delivery runs and the CPU time it takes, and a fixed pure-Python workload's time as
-the machine's speed of the moment (`reference_ms`). Prints one JSON line. `--profile FILE`
-also writes a cProfile of the measured deliveries to FILE (`python -m pstats FILE`).
+each delivery runs and the CPU time it takes (in all, and outside HTTP), and a fixed
+pure-Python workload's time as the machine's speed of the moment (`reference_ms`).
+Prints one JSON line. `--profile FILE` also writes a cProfile of the measured
+deliveries to FILE (`python -m pstats FILE`).
 """
 
 from __future__ import annotations
@@ -53,21 +54,22 @@ def main() -> None:
         Delivery.objects.filter(lead_id__in=leads).order_by("pk").values_list("pk", flat=True)
     )
 
-    in_http = 0.0
+    in_http, in_http_cpu = 0.0, 0.0
     send = requests.Session.send
 
     def timed_send(self, *args, **kwargs):
-        nonlocal in_http
-        started = time.perf_counter()
+        nonlocal in_http, in_http_cpu
+        started, cpu_started = time.perf_counter(), time.process_time()
         try:
             return send(self, *args, **kwargs)
         finally:
             in_http += time.perf_counter() - started
+            in_http_cpu += time.process_time() - cpu_started
 
     requests.Session.send = timed_send
     delivery_attempt(delivery_id=ids[0])  # warm-up: connections, caches
     reference = machine_reference_ms()
-    in_http, total, statements, cpu = 0.0, 0.0, 0, 0.0
+    in_http, in_http_cpu, total, statements, cpu = 0.0, 0.0, 0.0, 0, 0.0
 
     def counted(execute, sql, params, many, context):
         nonlocal statements
@@ -101,9 +103,11 @@ def main() -> None:
                 "http_ms": in_http * 1000 / measured,
                 "overhead_ms": (total - in_http) * 1000 / measured,
                 "queries": statements / measured,
-                # This process's CPU time per delivery, HTTP included: the part of the
-                # overhead that does not grow with the machine's load.
+                # This process's CPU time per delivery, HTTP included, and outside
+                # HTTP: the overhead less the time spent waiting for PostgreSQL and
+                # Redis to answer.
                 "cpu_ms": cpu * 1000 / measured,
+                "overhead_cpu_ms": (cpu - in_http_cpu) * 1000 / measured,
                 "reference_ms": reference,
             }
         )

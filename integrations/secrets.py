@@ -42,8 +42,17 @@ def encrypt(plaintext: str) -> str:
 
 def decrypt(token: str) -> str:
     """Raises ValueError when no configured key can read the token."""
+    return _decrypted(token, tuple(settings.FIELD_ENCRYPTION_KEYS))
+
+
+@lru_cache(maxsize=256)
+def _decrypted(token: str, keys: tuple[str, ...]) -> str:
+    """Kept per process: every delivery loads its account's credentials, and each
+    decryption (an HMAC check and AES) is a noticeable part of a delivery's CPU. The
+    process holds the keys anyway; a key taken out of the settings stops the cached
+    tokens from being read, as it stops the stored ones."""
     try:
-        return fernet().decrypt(token.encode()).decode()
+        return _fernet(keys).decrypt(token.encode()).decode()
     except InvalidToken as exc:
         raise ValueError("stored secret cannot be decrypted with the configured keys") from exc
 

@@ -28,6 +28,8 @@ from typing import Any
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Field, Model
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 from psycopg.adapt import Transformer
 from psycopg.pq import ExecStatus
 
@@ -65,8 +67,9 @@ def prep(model: type[Model], name: str, value: Any) -> Any:
 
 class Columns:
     """A model's columns under a table alias in a hand-written SELECT, and the way back
-    from a row's slice to an instance (the ORM compiler's converters, then from_db).
-    `skip` leaves columns out (they load lazily, like `.defer()`)."""
+    from a row's slice to an instance (the ORM compiler's converters, then the instance
+    as `Model.from_db` makes it). `skip` leaves columns out (they load lazily, like
+    `.defer()`)."""
 
     def __init__(self, model: type[Model], alias: str, *, skip: Iterable[str] = ()):
         skipped = set(skip)
@@ -80,6 +83,9 @@ class Columns:
             found = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
             if found:
                 self._converters.append((i, found, col))
+        # Whether anything listens for the model's instances being made (then they are
+        # made through Model.__init__, which sends those signals).
+        self._init_observed = pre_init.has_listeners(model) or post_init.has_listeners(model)
 
     def __len__(self) -> int:
         return len(self.fields)
@@ -92,7 +98,16 @@ class Columns:
         for i, converters, col in self._converters:
             for convert in converters:
                 values[i] = convert(values[i], col, db)
-        return self.model.from_db(DEFAULT_DB_ALIAS, self.attnames, values)
+        if self._init_observed:
+            return self.model.from_db(DEFAULT_DB_ALIAS, self.attnames, values)
+        # What Model.__init__ leaves on a new instance of loaded values (its state and
+        # one attribute per column; the skipped ones stay deferred), without its
+        # per-field descriptor calls: a third of the load's CPU for its six instances.
+        made = self.model.__new__(self.model)
+        made._state = ModelState()
+        made._state.adding, made._state.db = False, DEFAULT_DB_ALIAS
+        made.__dict__.update(zip(self.attnames, values, strict=True))
+        return made
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from integrations.delivery.claim import delivery_claim
 from integrations.delivery.engine import delivery_attempt
-from integrations.delivery.load import delivery_claim_load
+from integrations.delivery.load import delivery_claim_load, delivery_load
 from integrations.delivery.rows import Statement, column, rows_batch, update_statement
 from integrations.delivery.sweeper import delivery_sweep
 from integrations.mapping.selectors import step_parts_raw
@@ -270,6 +270,40 @@ def test_claim_and_load_take_the_lease_and_read_the_step_configuration():
         "a",
         1,
     )
+
+
+@pytest.mark.django_db
+def test_a_loaded_delivery_is_what_the_orm_would_load(create_step):
+    """The engine builds the delivery, its lead, step, flow, account and source from
+    its own SELECT: each is the ORM's instance, field for field (secrets decrypted),
+    saved state included, and the lead's raw payload loads only when asked."""
+    delivery = new_delivery(create_step, {"email": "a@b.co", "first_name": "Ada"})
+    loaded = delivery_load(delivery_id=delivery.pk)
+    assert loaded is not None
+    orm = Delivery.objects.select_related("lead__source", "step__flow", "step__account").get(
+        pk=delivery.pk
+    )
+    pairs = [
+        (loaded.delivery, orm),
+        (loaded.delivery.lead, orm.lead),
+        (loaded.delivery.lead.source, orm.lead.source),
+        (loaded.delivery.step, orm.step),
+        (loaded.delivery.step.flow, orm.step.flow),
+        (loaded.delivery.step.account, orm.step.account),
+    ]
+    for made, expected in pairs:
+        for field in type(expected)._meta.concrete_fields:
+            if field.attname == "payload":
+                continue
+            assert getattr(made, field.attname) == getattr(expected, field.attname), field
+        assert (made._state.adding, made._state.db) == (False, "default")
+    assert loaded.delivery.step.account.api_key == orm.step.account.api_key != ""
+    lead = loaded.delivery.lead
+    assert lead.get_deferred_fields() == {"payload"}
+    assert lead.payload == orm.lead.payload
+    lead.status = "done"
+    lead.save(update_fields=["status"])  # saved as an instance the ORM loaded would be
+    assert Delivery.objects.get(pk=delivery.pk).lead.status == "done"
 
 
 def prepared_statements() -> dict[str, str]:
