@@ -123,8 +123,9 @@ else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # The delivery engine's few hot statements are prepared once per PostgreSQL connection
-# (integrations.delivery.rows). Turn this off behind a connection pooler that cannot
-# keep prepared statements (PgBouncer in transaction mode before 1.21).
+# (SQL PREPARE, integrations.delivery.rows). Turn this off behind a connection pooler
+# that hands one session's statements to another connection (PgBouncer in transaction
+# mode).
 DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
