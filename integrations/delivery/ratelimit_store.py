@@ -246,8 +246,11 @@ def _evalsha_at_once(script: Any, key: str, spec: str) -> Any:
     import redis
 
     client = script.registered_client
+    lock = getattr(client, "single_connection_lock", None)  # redis-py >= 5.1
+    if lock is None:
+        return None
     command = _packed(client, script.sha, key, spec)
-    with client.single_connection_lock:
+    with lock:
         connection = client.connection
         try:
             connection.send_packed_command(command, check_health=False)
