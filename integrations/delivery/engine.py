@@ -221,7 +221,7 @@ def _record(work: _Attempt, *, verdict: Verdict) -> None:
         delivery.refresh_from_db()  # what the new owner made of it
         return
     if fields.get("woken_at") is not None:
-        delivery_enqueue_on_commit(  # at once: no transaction is open
+        delivery_enqueue_on_commit(  # the outcome is committed (or will be, with a caller's)
             delivery_id=delivery.pk,
             countdown=max(0.0, (fields["woken_at"] - now).total_seconds()),
         )

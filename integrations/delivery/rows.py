@@ -121,8 +121,8 @@ class Statement:
 
 @dataclass(frozen=True)
 class Answer:
-    """What one statement of a batch answered: the rows it changed or returned, and the
-    rows it returned (none for a write)."""
+    """What one statement of a batch answered: how many rows it changed (a write) or
+    returned (a read), and the rows it returned."""
 
     rowcount: int
     rows: list[tuple[Any, ...]]
@@ -194,14 +194,15 @@ def rows_batch(statements: Sequence[Statement], *, durable: bool = True) -> list
         # psycopg would otherwise parse the whole batch for its placeholders at every
         # call (it caches that only for statements with at most 50 of them).
         cursor.execute(b"; ".join(parts))
-        raw = cursor.cursor
-        if not durable:
-            raw.nextset()  # past SET LOCAL's answer
-        answers = []
-        for _ in statements:
-            returned = raw.pgresult is not None and raw.pgresult.status == ExecStatus.TUPLES_OK
-            answers.append(Answer(raw.rowcount, raw.fetchall() if returned else []))
-            raw.nextset()
+        raw = cursor.cursor  # psycopg's own: its answers, one per statement
+        with db.wrap_database_errors:
+            if not durable:
+                raw.nextset()  # past SET LOCAL's answer
+            answers = []
+            for _ in statements:
+                returned = raw.pgresult is not None and raw.pgresult.status == ExecStatus.TUPLES_OK
+                answers.append(Answer(raw.rowcount, raw.fetchall() if returned else []))
+                raw.nextset()
         return answers
 
 
