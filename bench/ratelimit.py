@@ -119,7 +119,7 @@ def phases(
         highlevel={"burst_max": RATE * 10},
     )
     minute = burst(base_url, db_url, ids["keap"], MINUTE_LEADS, f"rl-min-{run}")
-    return {"keap": keap, "highlevel": highlevel, "minute": minute, "base_url": crm_url}
+    return {"keap": keap, "highlevel": highlevel, "minute": minute}
 
 
 def burst(base_url: str, db_url: str, flow_id: int, count: int, prefix: str) -> dict:
