@@ -6,7 +6,8 @@ Every outbound call goes through CrmSession.request, which
 - turns transport failures into a retryable CrmError,
 - records method, URL, headers, bodies, status and duration with secrets redacted,
 - asks its gate (the account's rate limiter, integrations.delivery.ratelimit) before
-  every call and shows it every answer, so every HTTP call counts against the quota.
+  every call and shows it every answer, so every HTTP call counts against the quota,
+- runs its `before_send` hook last before each call goes out.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import re
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -161,10 +163,14 @@ class CrmSession:
         timeout: tuple[float, float] | None = None,
         secrets: tuple[str, ...] = (),
         gate: CallGate | None = None,
+        before_send: Callable[[], None] | None = None,
     ):
         self.timeout = timeout or (settings.CRM_CONNECT_TIMEOUT, settings.CRM_READ_TIMEOUT)
         self.calls: list[CallRecord] = []
         self.gate = gate
+        # Run just before each request goes out, after the gate and the request's
+        # preparation: the delivery's saved progress is waited for there (it may raise).
+        self.before_send = before_send
         # Exact secret strings (tokens, keys) scrubbed from anything recorded.
         self._secrets = tuple(s for s in secrets if s)
 
@@ -187,6 +193,8 @@ class CrmSession:
             self.gate.before_call()
         session = shared_session()
         prepared = _prepare(session, method, url, kwargs)
+        if self.before_send is not None:
+            self.before_send()
         record = CallRecord(
             method=method.upper(),
             url=self._scrub(redact_url(prepared.url or url)),

@@ -50,10 +50,12 @@ class Operations:
     """The completed operations of one delivery (see the module docstring).
 
     `state` is what an earlier try saved (`{"done": {key: result}, "sent": [key]}`);
-    `save(state)` persists the state before every call that follows a change (it may
-    raise CrmError to stop the delivery, e.g. when the worker lost its lease); what
-    changed after the last call is `unsaved`, for the caller to persist with the
-    outcome. `assume_sent` makes every operation look possibly sent: for callers that
+    `save(state)` persists the state before every call that follows a change. A save
+    may finish later: `settle()` waits for the last one (and may raise CrmError to stop
+    the delivery, e.g. when the worker lost its lease); the CRM session calls it just
+    before a call goes out, and every operation's call has settled when it returns or
+    raises. What changed after the last call is `unsaved`, for the caller to persist
+    with the outcome. `assume_sent` makes every operation look possibly sent: for callers that
     keep no record between tries.
     """
 
@@ -62,6 +64,7 @@ class Operations:
         state: Mapping[str, Any] | None = None,
         *,
         save: Callable[[dict[str, Any]], None] | None = None,
+        settle: Callable[[], None] | None = None,
         assume_sent: bool = False,
     ) -> None:
         state = state or {}
@@ -69,7 +72,7 @@ class Operations:
         sent = state.get("sent")
         self._done: dict[str, Any] = dict(done) if isinstance(done, dict) else {}
         self._sent: list[str] = [str(k) for k in sent] if isinstance(sent, list) else []
-        self._save = save
+        self._save, self._settle = save, settle
         self._assume_sent = assume_sent
         self._unsaved = False
         self.calls_skipped = 0  # operations an earlier try completed (for tests and benches)
@@ -155,6 +158,13 @@ class Operations:
                 self._sent.remove(key)
                 self._persist()
             raise
+        finally:
+            self.settle()  # nothing of this operation's is left unanswered
+
+    def settle(self) -> None:
+        """Wait for the last save to finish (see the class); raises what it raised."""
+        if self._settle is not None:
+            self._settle()
 
     def _complete(self, key: str, result: Any) -> None:
         # Saved before the next call (see _call), or by the caller with the outcome.

@@ -10,7 +10,8 @@ database: the claim, the delivery with everything it reads and the step's
 configuration rows (one batch, committed asynchronously; see
 integrations.delivery.load; the StepConfig itself is cached per process, see
 integrations.mapping.selectors), a progress UPDATE before each CRM call that follows a
-change (asynchronous too), and the outcome, durably: the delivery's UPDATE (with the
+change (asynchronous too, and sent without waiting: its answer is read just before
+the next call goes out), and the outcome, durably: the delivery's UPDATE (with the
 last progress and the step's version), its attempts' INSERT, the counter's upsert and
 the lead's end, in one batch that is one transaction (a transaction of its own when
 the flow's next step is to be started with it). On PostgreSQL a batch is one round
@@ -93,14 +94,16 @@ def delivery_attempt(*, delivery_id: int) -> Delivery | None:
     if loaded is None:  # someone else has it, it is not due, or its lead was purged
         return None
     delivery = loaded.delivery
-    work = _Attempt(
-        loaded, owner, CrmSession(secrets=_secrets_of(delivery), gate=_gate_of(delivery))
+    operations = delivery_operations(delivery=delivery, owner=owner)
+    http = CrmSession(
+        secrets=_secrets_of(delivery), gate=_gate_of(delivery), before_send=operations.settle
     )
+    work = _Attempt(loaded, owner, http)
     held = autopause_hold_reason(delivery.step)
     if held:
         verdict = Verdict(hold=True, reason=held)
     else:
-        work.operations = delivery_operations(delivery=delivery, owner=owner)
+        work.operations = operations
         verdict = _run(work)
     _record(work, verdict=verdict)
     return delivery

@@ -3,8 +3,9 @@
 Each save is one UPDATE in autocommit mode, made between two CRM calls and never
 inside a transaction that spans one, and only while this worker holds the lease: a
 worker whose lease ran out (another took the delivery over) stops before its next
-call instead of racing the new owner. What the last operations left unsaved
-(`Operations.unsaved`) is written by the engine with the outcome.
+call instead of racing the new owner (the UPDATE's answer is read before that call).
+What the last operations left unsaved (`Operations.unsaved`) is written by the engine
+with the outcome.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from integrations.crm.base import CrmError
 from integrations.crm.operations import Operations
 from integrations.models import Delivery, DeliveryStatus
 
-from .rows import Statement, column, rows_update
+from .rows import Sent, Statement, column, rows_send, update_statement
 
 
 def lease_held() -> str:
@@ -56,20 +57,39 @@ def lease_lost(error: DatabaseError) -> bool:
 
 
 def delivery_operations(*, delivery: Delivery, owner: str) -> Operations:
-    """The delivery's operations as earlier tries left them, saving each change."""
+    """The delivery's operations as earlier tries left them, saving each change.
+
+    A save is sent without waiting (`rows_send`); its answer is read when the
+    operations settle, which the CRM session does just before the next call goes out
+    (see integrations.crm.http): the database writes it while the worker takes the
+    call's rate-limit slot and prepares the request, and a worker that lost its lease
+    still stops before that call."""
+    in_flight: Sent | None = None
 
     def save(state: dict[str, Any]) -> None:
-        kept = rows_update(
-            Delivery,
-            {"progress": state},
-            where=lease_held(),
-            params=[delivery.pk, owner, DeliveryStatus.IN_PROGRESS],
+        nonlocal in_flight
+        settle()
+        in_flight = rows_send(
+            [
+                update_statement(
+                    Delivery,
+                    {"progress": state},
+                    where=lease_held(),
+                    params=[delivery.pk, owner, DeliveryStatus.IN_PROGRESS],
+                )
+            ],
             # Lost with the database server, the progress only means a repeated
             # (idempotent) call; the outcome is recorded durably (see .rows).
             durable=False,
         )
-        if not kept:
-            raise CrmError("lease lost", retryable=True)
         delivery.progress = state
 
-    return Operations(delivery.progress, save=save)
+    def settle() -> None:
+        nonlocal in_flight
+        if in_flight is None:
+            return
+        written, in_flight = in_flight, None
+        if not written.answers()[0].rowcount:
+            raise CrmError("lease lost", retryable=True)
+
+    return Operations(delivery.progress, save=save, settle=settle)

@@ -32,7 +32,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
-from .rows import column, rows_update, table
+from .rows import column, rows_settle, rows_update, table
 
 
 @dataclass(frozen=True)
@@ -310,6 +310,7 @@ def _db_update(key: str, change: Any) -> float:
     every CRM call (see integrations.delivery.rows)."""
     from integrations.models import RateLimitState
 
+    rows_settle()  # a delivery's progress write may be in flight (see .rows.rows_send)
     for _ in range(3):
         try:
             with transaction.atomic():

@@ -9,16 +9,21 @@ come back through the converters the ORM's compiler would apply, so what is stor
 and read is exactly what the ORM would store and read, on PostgreSQL and SQLite alike.
 
 A delivery's statements go out in few round trips: the claim with its reads, each
-progress write, the outcome's writes, each a batch (`rows_batch`).
+progress write, the outcome's writes, each a batch (`rows_batch`). A progress write need
+not be waited for at once: `rows_send` sends it and returns, and its answer is read
+just before the next CRM call goes out (see integrations.delivery.progress), so the
+database works on it while the worker takes the call's rate-limit slot and prepares it.
 
 Everything else (admin, sweeper, reports, tests) uses the ORM.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import re
+import select
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +36,7 @@ from django.db.models import Field, Model
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 from psycopg.adapt import Transformer
+from psycopg.errors import error_from_result
 from psycopg.pq import ExecStatus
 
 
@@ -172,8 +178,9 @@ def rows_batch(statements: Sequence[Statement], *, durable: bool = True) -> list
     query as one transaction when none is open (https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-MULTI-STATEMENT),
     and `durable=False` commits it asynchronously (ASYNC_COMMIT). Each statement is
     prepared once per connection (see `_executable`). Elsewhere they run one by one in
-    a transaction.
+    a transaction. A batch still in flight (`rows_send`) is answered first.
     """
+    rows_settle()
     db = _db()
     if db.vendor != "postgresql":
         with transaction.atomic(using=db.alias), db.cursor() as cursor:
@@ -183,17 +190,9 @@ def rows_batch(statements: Sequence[Statement], *, durable: bool = True) -> list
                 rows = cursor.fetchall() if cursor.description else []
                 answers.append(Answer(cursor.rowcount, rows))
             return answers
-    db.ensure_connection()
-    literal = Transformer.from_context(db.connection).as_literal
-    parts = [] if durable else [ASYNC_COMMIT.encode()]
-    for statement in statements:
-        parts.append(_executable(db, statement.sql, [literal(p) for p in statement.params]))
+    query = _batch_query(db, statements, durable=durable)
     with db.cursor() as cursor:
-        # The values are in the text already, as psycopg's client-side binding writes
-        # them (https://www.psycopg.org/psycopg3/docs/basic/from_pg2.html#client-side-binding-cursors):
-        # psycopg would otherwise parse the whole batch for its placeholders at every
-        # call (it caches that only for statements with at most 50 of them).
-        cursor.execute(b"; ".join(parts))
+        cursor.execute(query)
         raw = cursor.cursor  # psycopg's own: its answers, one per statement
         with db.wrap_database_errors:
             if not durable:
@@ -204,6 +203,116 @@ def rows_batch(statements: Sequence[Statement], *, durable: bool = True) -> list
                 answers.append(Answer(raw.rowcount, raw.fetchall() if returned else []))
                 raw.nextset()
         return answers
+
+
+def _batch_query(db: Any, statements: Sequence[Statement], *, durable: bool) -> bytes:
+    """The one query of a batch on PostgreSQL (see `rows_batch`)."""
+    db.ensure_connection()
+    literal = Transformer.from_context(db.connection).as_literal
+    parts = [] if durable else [ASYNC_COMMIT.encode()]
+    for statement in statements:
+        parts.append(_executable(db, statement.sql, [literal(p) for p in statement.params]))
+    # The values are in the text already, as psycopg's client-side binding writes them
+    # (https://www.psycopg.org/psycopg3/docs/basic/from_pg2.html#client-side-binding-cursors):
+    # psycopg would otherwise parse the whole batch for its placeholders at every call
+    # (it caches that only for statements with at most 50 of them).
+    return b"; ".join(parts)
+
+
+class Sent:
+    """A batch of writes sent by `rows_send`: `answers()` waits for the database's
+    answers (at once if they came already) and raises what the batch raised."""
+
+    def __init__(self, answers: list[Answer] | None = None) -> None:
+        self._answers = answers
+        self._error: BaseException | None = None
+
+    def answers(self) -> list[Answer]:
+        if self._answers is None and self._error is None:
+            rows_settle()
+        if self._error is not None:
+            raise self._error
+        assert self._answers is not None
+        return self._answers
+
+
+# The batch each connection (PostgreSQL) has sent and not yet read the answers of.
+_in_flight: weakref.WeakKeyDictionary[Any, Sent] = weakref.WeakKeyDictionary()
+
+
+def rows_send(statements: Sequence[Statement], *, durable: bool = True) -> Sent:
+    """`rows_batch` for writes whose answers can wait: on PostgreSQL in autocommit mode
+    the batch is handed to the database and this returns at once; its answers are read
+    by `Sent.answers()`, or by the connection's next use through this module
+    (`rows_batch`, `rows_send`, `rows_settle`). Anything else that uses the connection
+    while a batch is in flight must call `rows_settle` first. Elsewhere (SQLite, inside
+    a transaction) the batch runs at once.
+
+    The batch is in the database server's hands when this returns (its bytes are in
+    the socket), so a worker killed right after still has it written."""
+    db = _db()
+    if db.vendor != "postgresql" or db.in_atomic_block:
+        return Sent(rows_batch(statements, durable=durable))
+    rows_settle()
+    query = _batch_query(db, statements, durable=durable)
+    pgconn = db.connection.pgconn
+
+    def send(sql: bytes, *_: Any) -> None:
+        with db.wrap_database_errors:
+            pgconn.send_query(sql)
+            while pgconn.flush():  # psycopg's connections are non-blocking
+                _wait(pgconn.socket, select.POLLOUT)
+
+    execute: Callable[..., None] = send
+    for wrapper in reversed(db.execute_wrappers):  # as Django runs any query
+        execute = functools.partial(wrapper, execute)
+    execute(query, None, False, {"connection": db, "cursor": None})
+    sent = Sent()
+    _in_flight[db.connection] = sent
+    return sent
+
+
+def rows_settle() -> None:
+    """Read the answers of the batch in flight on the default connection, if any (see
+    `rows_send`). A failed batch raises here too, as Django's error."""
+    if not _in_flight:
+        return
+    db = _db()
+    sent = _in_flight.pop(db.connection, None) if db.connection is not None else None
+    if sent is None:
+        return
+    raw = db.connection
+    try:
+        with db.wrap_database_errors:
+            results = _results(raw.pgconn)
+            failed = next((r for r in results if r.status == ExecStatus.FATAL_ERROR), None)
+            if failed is not None:
+                raise error_from_result(failed, encoding=raw.info.encoding)
+    except BaseException as exc:
+        sent._error = exc  # Django's error, as `answers()` raises it again
+        raise
+    commands = [r for r in results if r.command_status != b"SET"]
+    sent._answers = [Answer(r.command_tuples or 0, []) for r in commands]
+
+
+def _results(pgconn: Any) -> list[Any]:
+    """Every result of the query in flight on `pgconn` (libpq's asynchronous API,
+    https://www.postgresql.org/docs/current/libpq-async.html)."""
+    results: list[Any] = []
+    while True:
+        while pgconn.is_busy():
+            _wait(pgconn.socket, select.POLLIN)
+            pgconn.consume_input()
+        result = pgconn.get_result()
+        if result is None:
+            return results
+        results.append(result)
+
+
+def _wait(fileno: int, event: int) -> None:
+    poll = select.poll()
+    poll.register(fileno, event)
+    poll.poll()
 
 
 # The statements each connection has prepared (PostgreSQL), by name.
@@ -282,12 +391,15 @@ __all__ = [
     "ASYNC_COMMIT",
     "Answer",
     "Columns",
+    "Sent",
     "Statement",
     "column",
     "insert_statement",
     "prep",
     "quote",
     "rows_batch",
+    "rows_send",
+    "rows_settle",
     "rows_update",
     "table",
     "update_statement",

@@ -1,0 +1,166 @@
+"""A progress write between two CRM calls is sent without waiting, and answered just
+before the next call goes out: the database writes it while the worker takes the call's
+rate-limit slot and prepares the request (integrations.delivery.rows.rows_send).
+
+What must hold all the same: the progress is written before the next call leaves, a
+worker that lost its lease still stops before that call, a failed write fails as
+Django's error, and nothing else that uses the connection meanwhile trips over it.
+"""
+
+from __future__ import annotations
+
+import pytest
+import responses
+from django.db import IntegrityError, connection, transaction
+
+from integrations.delivery.engine import delivery_attempt
+from integrations.delivery.rows import (
+    Statement,
+    column,
+    rows_batch,
+    rows_send,
+    rows_settle,
+    update_statement,
+)
+from integrations.models import Attempt, Delivery, DeliveryStatus
+from tests.factories import accept_lead, flow_with_step
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BASE = "https://keap.test/crm"
+CONTACTS = f"{BASE}/rest/v1/contacts"
+UPSERTED = {
+    "id": 5,
+    "date_created": "2026-01-01T00:00:00.000Z",
+    "last_updated": "2026-01-01T00:00:00.000Z",
+}
+
+
+@pytest.fixture(autouse=True)
+def keap_at_test_host(settings):
+    settings.KEAP_API_BASE_URL = BASE
+
+
+@pytest.fixture
+def tagged_delivery() -> Delivery:
+    """A Keap REST upsert followed by a tags call: one progress write between them."""
+    flow, _, _ = flow_with_step(tags=[100])
+    return accept_lead(flow, {"email": "ann@example.com"}, enqueue=False).deliveries.get()
+
+
+def written(delivery_id: int, reason: str) -> Statement:
+    return update_statement(
+        Delivery, {"reason": reason}, where=f"{column(Delivery, 'id')} = %s", params=[delivery_id]
+    )
+
+
+@responses.activate
+def test_the_contact_is_saved_on_the_delivery_before_the_tags_call_goes_out(tagged_delivery):
+    seen_by_the_tags_call = []
+
+    def tags(request):
+        seen_by_the_tags_call.append(Delivery.objects.get(pk=tagged_delivery.pk).progress)
+        return (200, {}, '{"100": "SUCCESS"}')
+
+    responses.put(CONTACTS, json=UPSERTED, status=201)
+    responses.add_callback(responses.POST, f"{CONTACTS}/5/tags", callback=tags)
+    delivery_attempt(delivery_id=tagged_delivery.pk)
+
+    [progress] = seen_by_the_tags_call
+    assert progress["done"]["contact"] == {"id": "5", "duplicate": False}
+    tagged_delivery.refresh_from_db()
+    assert (tagged_delivery.outcome, tagged_delivery.contact_id) == ("success", "5")
+
+
+@responses.activate
+def test_a_worker_whose_lease_was_taken_over_stops_before_its_next_call(tagged_delivery):
+    """The upsert's answer comes back after another worker took the delivery over: the
+    progress write that follows changes nothing, and the tags call is never made."""
+
+    def upsert_while_taken_over(request):
+        Delivery.objects.filter(pk=tagged_delivery.pk).update(lease_owner="another worker")
+        return (201, {}, '{"id": 5}')
+
+    responses.add_callback(responses.PUT, CONTACTS, callback=upsert_while_taken_over)
+    tags = responses.post(f"{CONTACTS}/5/tags", json={"100": "SUCCESS"})
+    delivery_attempt(delivery_id=tagged_delivery.pk)
+
+    assert tags.call_count == 0
+    tagged_delivery.refresh_from_db()
+    assert (tagged_delivery.status, tagged_delivery.lease_owner) == (
+        DeliveryStatus.IN_PROGRESS,
+        "another worker",
+    )
+    assert tagged_delivery.progress == {}
+    assert not Attempt.objects.filter(delivery=tagged_delivery).exists()
+
+
+@responses.activate
+def test_the_database_backed_rate_limiter_waits_for_a_write_in_flight(tagged_delivery, settings):
+    """Without Redis the limiter keeps its state in the database, on the connection
+    the progress write is still in flight on: it reads that write's answer first."""
+    settings.RATELIMIT_REDIS_URL = ""
+    responses.put(CONTACTS, json=UPSERTED, status=201)
+    responses.post(f"{CONTACTS}/5/tags", json={"100": "SUCCESS"})
+    delivery_attempt(delivery_id=tagged_delivery.pk)
+    tagged_delivery.refresh_from_db()
+    assert (tagged_delivery.outcome, tagged_delivery.contact_id) == ("success", "5")
+
+
+@pytest.fixture
+def postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("batches are sent ahead of their answers on PostgreSQL")
+
+
+def test_a_sent_batch_is_answered_before_the_connection_runs_anything_else(
+    postgresql, tagged_delivery
+):
+    counted = []
+
+    def count(execute, sql, params, many, context):
+        counted.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        sent = rows_send([written(tagged_delivery.pk, "sent first")], durable=False)
+    reason = "SELECT reason FROM integrations_delivery WHERE id = %s"
+    [read] = rows_batch([Statement(reason, [tagged_delivery.pk])])
+    assert read.rows == [("sent first",)]
+    assert [answer.rowcount for answer in sent.answers()] == [1]
+    assert b"sent first" in counted[-1]  # execute wrappers see a sent batch as any query
+
+
+def test_a_sent_batch_that_fails_raises_django_s_error_and_leaves_the_connection_usable(
+    postgresql, tagged_delivery
+):
+    breaks = update_statement(
+        Delivery,
+        {"lead": None},
+        where=f"{column(Delivery, 'id')} = %s",
+        params=[tagged_delivery.pk],
+    )
+    sent = rows_send([written(tagged_delivery.pk, "undone"), breaks])
+    with pytest.raises(IntegrityError):  # the lead is required
+        rows_settle()
+    with pytest.raises(IntegrityError):  # and whoever waits for the answers is told too
+        sent.answers()
+    tagged_delivery.refresh_from_db()  # the ORM works on the same connection
+    assert tagged_delivery.reason == ""  # the batch was undone as a whole
+
+
+def test_inside_a_transaction_a_batch_runs_at_once(tagged_delivery):
+    """In a transaction (and on SQLite) nothing is left in flight: the batch runs before
+    rows_send returns, and fails there."""
+    breaks = update_statement(
+        Delivery,
+        {"lead": None},
+        where=f"{column(Delivery, 'id')} = %s",
+        params=[tagged_delivery.pk],
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        rows_send([breaks])
+    with transaction.atomic():
+        sent = rows_send([written(tagged_delivery.pk, "at once")])
+        assert Delivery.objects.get(pk=tagged_delivery.pk).reason == "at once"
+    assert [answer.rowcount for answer in sent.answers()] == [1]
