@@ -18,8 +18,9 @@ import re
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -44,6 +45,11 @@ SECRET_KEYS = {
     "key",
 }
 MAX_BODY_CHARS = 20_000
+# A JSON member named as a secret, as it reads in the text unless its name is written
+# with \u escapes (such a body is always parsed).
+_SECRET_JSON_KEY = re.compile(
+    r'"(?:' + "|".join(sorted(SECRET_KEYS, key=len, reverse=True)) + r')"\s*:', re.I
+)
 # XML-RPC's first parameter is the legacy key: <param><value><string>KEY</string>...
 _XMLRPC_KEY = re.compile(
     r"(<params>\s*<param>\s*<value>\s*(?:<string>)?)(.*?)((?:</string>)?\s*</value>)", re.S
@@ -79,21 +85,57 @@ def _prepare(
     account of every CRM, so no CRM call should carry cookies another call was given,
     and the jars are most of prepare_request's cost. The session's headers are merged
     as requests merges them (the request's win, whatever their case), and each part is
-    prepared by requests' own PreparedRequest steps, in its order."""
-    headers = CaseInsensitiveDict(session.headers)
-    headers.update(kwargs.pop("headers", None) or {})
+    prepared by requests' own PreparedRequest steps, in its order; the URL's and the
+    headers' preparation, the same for the same input, is kept per process (a delivery
+    calls the same few URLs with the same headers again and again)."""
+    headers, params = kwargs.pop("headers", None) or {}, kwargs.pop("params", None)
     prepared = requests.PreparedRequest()
     prepared.prepare_method(method)
-    prepared.prepare_url(url, kwargs.pop("params", None))
-    prepared.prepare_headers(headers)
+    prepared.url = _prepared_url(url, params)
+    prepared.headers = _prepared_headers(session.headers, headers).copy()
     prepared.prepare_body(
         kwargs.pop("data", None), kwargs.pop("files", None), kwargs.pop("json", None)
     )
-    prepared.prepare_auth(kwargs.pop("auth", None), url)
+    auth = kwargs.pop("auth", None)
+    if auth is not None or "@" in prepared.url:  # requests takes credentials from a URL
+        prepared.prepare_auth(auth, url)
     prepared.prepare_hooks(None)
     if kwargs:
         raise TypeError(f"unexpected arguments: {sorted(kwargs)}")
     return prepared
+
+
+def _prepared_url(url: str, params: Any) -> str:
+    key = tuple(params.items()) if isinstance(params, Mapping) else params
+    try:
+        return _url_of(url, key)
+    except TypeError:  # unhashable parameters (a list of values): not kept
+        return _url_of.__wrapped__(url, params)
+
+
+@lru_cache(maxsize=1024)
+def _url_of(url: str, params: Any) -> str:
+    prepared = requests.PreparedRequest()
+    prepared.prepare_url(url, params)
+    return str(prepared.url)
+
+
+def _prepared_headers(
+    session_headers: Mapping[str, Any], headers: Mapping[str, Any]
+) -> CaseInsensitiveDict[Any]:
+    return _headers_of(tuple(session_headers.items()), tuple(headers.items()))
+
+
+@lru_cache(maxsize=256)
+def _headers_of(
+    session_headers: tuple[tuple[str, Any], ...], headers: tuple[tuple[str, Any], ...]
+) -> CaseInsensitiveDict[Any]:
+    """The merged, checked headers (never handed out: callers copy them)."""
+    merged: CaseInsensitiveDict[Any] = CaseInsensitiveDict(session_headers)
+    merged.update(headers)
+    prepared = requests.PreparedRequest()
+    prepared.prepare_headers(merged)
+    return prepared.headers
 
 
 def redact_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -126,10 +168,11 @@ def redact_body(body: str | bytes | None, content_type: str = "") -> str:
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
-        try:
-            text = json.dumps(_redact_json(json.loads(text)))
-        except ValueError:
-            pass
+        if _SECRET_JSON_KEY.search(text) or "\\u" in text:  # else kept as it came
+            try:
+                text = json.dumps(_redact_json(json.loads(text)))
+            except ValueError:
+                pass
     elif stripped.startswith("<"):
         text = _XMLRPC_KEY.sub(lambda m: m.group(1) + REDACTED + m.group(3), text, count=1)
     elif "=" in text and "form" in content_type:
