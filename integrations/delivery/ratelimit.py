@@ -44,6 +44,7 @@ from .ratelimit_store import (
     store_read,
     store_reserve,
     store_seen,
+    store_seen_due,
 )
 
 DAY = 86_400.0
@@ -165,11 +166,11 @@ class QuotaGate:
             self.waited += wait
 
     def after_call(self, *, status: int, headers: Mapping[str, str]) -> None:
-        left = quota_left(headers)
-        if left:
-            now = time.time()
-            seen = {"at": now, "quotas": [q.__dict__ for q in left]}
-            store_seen(key=self.key, seen=seen, now=now)
+        now = time.time()
+        if store_seen_due(key=self.key, now=now):  # read the headers only then
+            left = quota_left(headers)
+            if left:
+                store_seen(key=self.key, seen={"at": now, "quotas": [q.__dict__ for q in left]})
         if status == 429:
             pause = ratelimit_penalise(key=self.key, retry_after=_retry_after(headers))
             raise Throttled(_later(pause), reason="rate limited by CRM (429)")

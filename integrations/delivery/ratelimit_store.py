@@ -407,13 +407,19 @@ _seen_lock = threading.Lock()
 _seen_last: dict[str, float] = {}
 
 
-def store_seen(*, key: str, seen: dict[str, Any], now: float, every: float = 1.0) -> None:
-    """Keep the quota left that the CRM reported; at most once a second per process and
-    key (it is for people to read, not for decisions)."""
+def store_seen_due(*, key: str, now: float, every: float = 1.0) -> bool:
+    """Whether the quota left that the CRM reports is to be kept now: at most once a
+    second per process and key (it is for people to read, not for decisions). True
+    marks the key as kept at `now`."""
     with _seen_lock:
         if now - _seen_last.get(key, 0.0) < every:
-            return
+            return False
         _seen_last[key] = now
+        return True
+
+
+def store_seen(*, key: str, seen: dict[str, Any]) -> None:
+    """Keep the quota left that the CRM reported (see `store_seen_due`)."""
     if _uses_redis():
         _redis().hset(_redis_key(key), "seen", json.dumps(seen))
         return
@@ -445,4 +451,5 @@ __all__ = [
     "store_read",
     "store_reserve",
     "store_seen",
+    "store_seen_due",
 ]

@@ -210,3 +210,21 @@ def test_accounts_sharing_a_credential_share_its_limit():
     other = keap_account(name="Other", api_key="KeapAK-another-key")
     assert account_limit_key(one) == account_limit_key(two) != account_limit_key(other)
     assert "KeapAK" not in account_limit_key(one)  # keys are digests, never the secret
+
+
+def test_the_quota_left_is_kept_at_most_once_a_second_per_key(store):
+    gate = QuotaGate(key="often", quotas=[Quota(10, 1.0, "second")])
+
+    def answered(available: str) -> None:
+        gate.after_call(
+            status=200,
+            headers={
+                "x-keap-product-throttle-limit": "240",
+                "x-keap-product-throttle-available": available,
+            },
+        )
+
+    answered("231")
+    answered("230")  # a moment later: not kept
+    [seen] = ratelimit_status(key="often").seen
+    assert seen.remaining == 231
