@@ -55,8 +55,8 @@ class Operations:
     the delivery, e.g. when the worker lost its lease); the CRM session calls it just
     before a call goes out, and every operation's call has settled when it returns or
     raises. What changed after the last call is `unsaved`, for the caller to persist
-    with the outcome. `assume_sent` makes every operation look possibly sent: for callers that
-    keep no record between tries.
+    with the outcome. `assume_sent` makes every operation look possibly sent: for
+    callers that keep no record between tries.
     """
 
     def __init__(
