@@ -32,7 +32,7 @@ from functools import cache
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
 from django.db.models import Field, Model
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
@@ -298,6 +298,8 @@ def rows_settle() -> None:
                 raise error_from_result(failed, encoding=raw.info.encoding)
     except BaseException as exc:
         sent._error = exc  # Django's error, as `answers()` raises it again
+        if not isinstance(exc, DatabaseError):  # interrupted mid-answer (a time limit):
+            db.close()  # what is left unread would trip the next query; reconnect instead
         raise
     commands = [r for r in results if r.command_status != b"SET"]
     sent._answers = [Answer(r.command_tuples or 0, []) for r in commands]

@@ -164,3 +164,23 @@ def test_inside_a_transaction_a_batch_runs_at_once(tagged_delivery):
         sent = rows_send([written(tagged_delivery.pk, "at once")])
         assert Delivery.objects.get(pk=tagged_delivery.pk).reason == "at once"
     assert [answer.rowcount for answer in sent.answers()] == [1]
+
+
+def test_a_wait_for_answers_cut_short_leaves_a_connection_that_works(
+    postgresql, tagged_delivery, monkeypatch
+):
+    """A time limit (or any interruption) while the answers are read: the connection is
+    closed rather than left with answers unread, and the next query reconnects."""
+    sent = rows_send([written(tagged_delivery.pk, "cut short")])
+
+    def interrupted(pgconn):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("integrations.delivery.rows._results", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        rows_settle()
+    monkeypatch.undo()
+    with pytest.raises(KeyboardInterrupt):
+        sent.answers()
+    assert connection.connection is None
+    assert Delivery.objects.filter(pk=tagged_delivery.pk).exists()
