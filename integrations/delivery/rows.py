@@ -19,7 +19,6 @@ Everything else (admin, sweeper, reports, tests) uses the ORM.
 
 from __future__ import annotations
 
-import enum
 import functools
 import hashlib
 import itertools
@@ -36,9 +35,10 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, 
 from django.db.models import Field, Model
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
-from psycopg.adapt import Transformer
 from psycopg.errors import error_from_result
 from psycopg.pq import ExecStatus
+
+from .literals import Literals
 
 
 def quote(name: str) -> str:
@@ -209,14 +209,9 @@ def rows_batch(statements: Sequence[Statement], *, durable: bool = True) -> list
 def _batch_query(db: Any, statements: Sequence[Statement], *, durable: bool) -> bytes:
     """The one query of a batch on PostgreSQL (see `rows_batch`)."""
     db.ensure_connection()
-    as_literal = Transformer.from_context(db.connection).as_literal
-
-    def literal(value: Any) -> bytes:
-        # A choice (Django's TextChoices, IntegerChoices) as its value: what psycopg
-        # writes for it, without looking its dumper up along the member's type's MRO
-        # (a tenth of the literals' time).
-        return as_literal(value.value if isinstance(value, enum.Enum) else value)
-
+    literal = _literals.get(db.connection)
+    if literal is None:
+        literal = _literals[db.connection] = Literals(db.connection)
     parts = [] if durable else [ASYNC_COMMIT.encode()]
     for statement in statements:
         parts.append(_executable(db, statement.sql, [literal(p) for p in statement.params]))
@@ -225,6 +220,10 @@ def _batch_query(db: Any, statements: Sequence[Statement], *, durable: bool) -> 
     # psycopg would otherwise parse the whole batch for its placeholders at every call
     # (it caches that only for statements with at most 50 of them).
     return b"; ".join(parts)
+
+
+# Each connection's writer of SQL literals (PostgreSQL).
+_literals: weakref.WeakKeyDictionary[Any, Literals] = weakref.WeakKeyDictionary()
 
 
 class Sent:
