@@ -9,7 +9,7 @@ The engine knows nothing else about any CRM.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -65,8 +65,10 @@ class Throttled(Exception):
 class CallGate(Protocol):
     """What CrmSession asks before and after every HTTP call (the rate limiter)."""
 
-    def before_call(self) -> None:
-        """Wait briefly for a slot in the quota, or raise Throttled."""
+    def before_call(self, meanwhile: Callable[[], None] | None = None) -> None:
+        """Wait briefly for a slot in the quota, or raise Throttled. `meanwhile` (the
+        request's preparation) runs once, while the limiter decides: its work overlaps
+        the limiter's round trip."""
         ...
 
     def after_call(self, *, status: int, headers: Mapping[str, str]) -> None:

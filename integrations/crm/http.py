@@ -232,12 +232,20 @@ class CrmSession:
         returns the response for any other HTTP status: interpreting it is the caller's job.
         """
         timeout = kwargs.pop("timeout", self.timeout)
-        if self.gate is not None:
-            self.gate.before_call()
         session = shared_session()
-        prepared = _prepare(session, method, url, kwargs)
-        if self.before_send is not None:
-            self.before_send()
+        prepared: requests.PreparedRequest | None = None
+
+        def prepare() -> None:
+            nonlocal prepared
+            prepared = _prepare(session, method, url, kwargs)
+            if self.before_send is not None:
+                self.before_send()
+
+        if self.gate is not None:
+            self.gate.before_call(meanwhile=prepare)  # prepared while the limiter decides
+        else:
+            prepare()
+        assert prepared is not None
         record = CallRecord(
             method=method.upper(),
             url=self._scrub(redact_url(prepared.url or url)),

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -100,10 +100,13 @@ def account_quotas(account: Account) -> list[Quota]:
     return quotas
 
 
-def ratelimit_reserve(*, key: str, limits: Sequence[Quota]) -> float:
+def ratelimit_reserve(
+    *, key: str, limits: Sequence[Quota], meanwhile: Callable[[], None] | None = None
+) -> float:
     """Take one call's slot in every quota of `key`. Returns 0.0 when it is taken, else
-    the seconds until one may be (nothing is taken then). Safe from any process."""
-    return store_reserve(key=key, quotas=limits, tuning=Tuning.from_settings())
+    the seconds until one may be (nothing is taken then). Safe from any process.
+    `meanwhile` runs once, while the limiter's store decides (see `store_reserve`)."""
+    return store_reserve(key=key, quotas=limits, tuning=Tuning.from_settings(), meanwhile=meanwhile)
 
 
 def ratelimit_penalise(*, key: str, retry_after: float | None = None) -> float:
@@ -153,10 +156,11 @@ class QuotaGate:
         self.max_wait = settings.RATELIMIT_MAX_WAIT_SECONDS if max_wait is None else max_wait
         self.waited = 0.0  # seconds this gate slept for slots (for the benches)
 
-    def before_call(self) -> None:
+    def before_call(self, meanwhile: Callable[[], None] | None = None) -> None:
         slept = 0.0
         while True:
-            wait = ratelimit_reserve(key=self.key, limits=self.quotas)
+            wait = ratelimit_reserve(key=self.key, limits=self.quotas, meanwhile=meanwhile)
+            meanwhile = None  # it ran, with the first reservation
             if wait <= 0:
                 return
             if slept + wait > self.max_wait:

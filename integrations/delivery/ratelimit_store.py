@@ -24,7 +24,7 @@ import json
 import math
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
@@ -235,14 +235,16 @@ def _registered(pid: int, url: str) -> tuple[Any, Any, Any]:
     )
 
 
-def _evalsha_at_once(script: Any, key: str, spec: str) -> Any:
+def _evalsha_at_once(script: Any, key: str, spec: str, meanwhile: Callable[[], None]) -> Any:
     """Run the reserve script on the client's one connection with its command encoded
     once per key (the same bytes at every call): a third of the CPU of going through
     the client's command path, which encodes the command, retries and records metrics
-    at every call. None when that did not work out (no connection, a restarted Redis
-    that lost the script): the caller then goes the client's own way. (A connection
-    lost after the script ran takes two slots for one call: a slot wasted, never one
-    too many.)"""
+    at every call. `meanwhile` runs between sending the command and reading its answer,
+    so its work overlaps Redis's round trip; it must not use this client (its
+    connection is busy) and runs at most once. None when that did not work out (no
+    connection, a restarted Redis that lost the script): the caller then goes the
+    client's own way. (A connection lost after the script ran takes two slots for one
+    call, and so does a `meanwhile` that raises: a slot wasted, never one too many.)"""
     import redis
 
     client = script.registered_client
@@ -254,12 +256,20 @@ def _evalsha_at_once(script: Any, key: str, spec: str) -> Any:
         connection = client.connection
         try:
             connection.send_packed_command(command, check_health=False)
-            return connection.read_response()
-        except redis.exceptions.NoScriptError:
-            return None
         except (redis.ConnectionError, redis.TimeoutError):
             connection.disconnect()
             return None
+        try:
+            meanwhile()
+        finally:  # the answer is read even when `meanwhile` raised: nothing left unread
+            try:
+                answer = connection.read_response()
+            except redis.exceptions.NoScriptError:
+                answer = None
+            except (redis.ConnectionError, redis.TimeoutError):
+                connection.disconnect()
+                answer = None
+        return answer
 
 
 @lru_cache(maxsize=4096)
@@ -340,15 +350,34 @@ def _db_update(key: str, change: Any) -> float:
 # --- The store's API -------------------------------------------------------------------
 
 
-def store_reserve(*, key: str, quotas: Sequence[Quota], tuning: Tuning) -> float:
-    """Take one slot of every quota, or none. Returns 0.0, or the seconds to wait."""
+def store_reserve(
+    *,
+    key: str,
+    quotas: Sequence[Quota],
+    tuning: Tuning,
+    meanwhile: Callable[[], None] | None = None,
+) -> float:
+    """Take one slot of every quota, or none. Returns 0.0, or the seconds to wait.
+
+    `meanwhile` (the call's own preparation) runs once before this returns: with Redis,
+    while the script runs (see `_evalsha_at_once`); with the database, first."""
+    ran = meanwhile is None
+
+    def run_meanwhile() -> None:
+        nonlocal ran
+        if not ran:
+            ran = True
+            meanwhile()
+
     if _uses_redis():
         spec, script = _reserve_spec(tuple(quotas), tuning), _scripts()[0]
         redis_key = _redis_key(key)
-        answer = _evalsha_at_once(script, redis_key, spec)
+        answer = _evalsha_at_once(script, redis_key, spec, run_meanwhile)
+        run_meanwhile()
         if answer is None:  # the client's own way: it reconnects and loads the script
             answer = script(keys=[redis_key], args=[spec])
         return float(answer)
+    run_meanwhile()
     return _db_update(key, lambda state, now: decide(state, now=now, quotas=quotas, tuning=tuning))
 
 

@@ -228,3 +228,64 @@ def test_the_quota_left_is_kept_at_most_once_a_second_per_key(store):
     answered("230")  # a moment later: not kept
     [seen] = ratelimit_status(key="often").seen
     assert seen.remaining == 231
+
+
+def test_the_calls_preparation_runs_once_while_the_store_decides(store):
+    """The gate runs the request's preparation (`meanwhile`) with the first
+    reservation, never again when a short wait makes it ask once more."""
+    gate = QuotaGate(key=f"prepared-{uuid.uuid4()}", quotas=[Quota(5, 1.0, "second")])
+    prepared = []
+    gate.before_call(meanwhile=lambda: prepared.append("first"))
+    gate.before_call(meanwhile=lambda: prepared.append("second"))  # waits 0.2 s, asks again
+    assert prepared == ["first", "second"]
+
+
+def test_with_redis_the_preparation_runs_between_the_command_and_its_answer(settings):
+    if not settings.RATELIMIT_REDIS_URL:
+        pytest.skip("no Redis configured")
+    import redis
+
+    events = []
+    send, read = redis.Connection.send_packed_command, redis.Connection.read_response
+
+    def sent(self, *args, **kwargs):
+        events.append("sent")
+        return send(self, *args, **kwargs)
+
+    def answered(self, *args, **kwargs):
+        events.append("answered")
+        return read(self, *args, **kwargs)
+
+    quotas = [Quota(100, 1.0, "second")]
+    ratelimit_reserve(key="overlap", limits=quotas)  # the script is loaded
+    with (
+        mock.patch.object(redis.Connection, "send_packed_command", sent),
+        mock.patch.object(redis.Connection, "read_response", answered),
+    ):
+        ratelimit_reserve(key="overlap", limits=quotas, meanwhile=lambda: events.append("prep"))
+    assert events == ["sent", "prep", "answered"]
+
+
+def test_a_preparation_that_fails_spends_the_slot_and_leaves_the_store_usable(store):
+    quotas, key = [Quota(2, 86_400.0, "day", calendar=True)], f"failed-{uuid.uuid4()}"
+
+    def fails():
+        raise ValueError("the request could not be prepared")
+
+    with pytest.raises(ValueError, match="could not be prepared"):
+        ratelimit_reserve(key=key, limits=quotas, meanwhile=fails)
+    taken = sum(ratelimit_reserve(key=key, limits=quotas) == 0.0 for _ in range(3))
+    # Redis took the slot while the preparation ran (wasted, never one too many); the
+    # database is asked after it, so nothing was taken. Either way the store answers.
+    assert taken == (1 if store == "redis" else 2)
+
+
+def test_the_preparation_runs_once_when_redis_forgot_its_script(settings):
+    if not settings.RATELIMIT_REDIS_URL:
+        pytest.skip("no Redis configured")
+    quotas, key = [Quota(3, 86_400.0, "day", calendar=True)], f"forgot-{uuid.uuid4()}"
+    ratelimit_reserve(key=key, limits=quotas)
+    ratelimit_store._redis().script_flush()
+    prepared = []
+    assert ratelimit_reserve(key=key, limits=quotas, meanwhile=lambda: prepared.append(1)) == 0
+    assert prepared == [1]
