@@ -361,13 +361,11 @@ def store_reserve(
 
     `meanwhile` (the call's own preparation) runs once before this returns: with Redis,
     while the script runs (see `_evalsha_at_once`); with the database, first."""
-    ran = meanwhile is None
+    pending = [meanwhile] if meanwhile is not None else []
 
-    def run_meanwhile() -> None:
-        nonlocal ran
-        if not ran:
-            ran = True
-            meanwhile()
+    def run_meanwhile() -> None:  # once, whichever way the reservation goes
+        while pending:
+            pending.pop()()
 
     if _uses_redis():
         spec, script = _reserve_spec(tuple(quotas), tuning), _scripts()[0]
