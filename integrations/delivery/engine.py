@@ -205,7 +205,7 @@ def _record(work: _Attempt, *, verdict: Verdict) -> None:
         )
     ]
     if calls:
-        statements.append(insert_statement(_attempts(delivery, calls)))
+        statements.append(insert_statement(Attempt, _attempts(delivery, calls)))
     for name, value in fields.items():
         setattr(delivery, name, value)
     advance = False  # the flow's next step is still to be decided
@@ -319,24 +319,25 @@ def _autopause_kind(verdict: Verdict) -> str:
     return "success" if verdict.result.outcome == Outcome.SUCCESS else "failure"
 
 
-def _attempts(delivery: Delivery, calls: list[CallRecord]) -> list[Attempt]:
+def _attempts(delivery: Delivery, calls: list[CallRecord]) -> list[dict[str, Any]]:
+    """The Attempt rows of this attempt's calls (see .rows.insert_statement)."""
     return [
-        Attempt(
-            delivery=delivery,
-            number=delivery.attempt_count,
-            method=c.method,
-            url=c.url[:500],
-            request_headers=c.request_headers,
-            request_body=c.request_body,
-            status_code=c.status_code,
-            response_headers=c.response_headers,
-            response_body=c.response_body,
-            error=c.error,
-            duration_ms=c.duration_ms,
-            started_at=datetime.fromtimestamp(c.started_at, tz=UTC)
+        {
+            "delivery_id": delivery.pk,
+            "number": delivery.attempt_count,
+            "method": c.method,
+            "url": c.url[:500],
+            "request_headers": c.request_headers,
+            "request_body": c.request_body,
+            "status_code": c.status_code,
+            "response_headers": c.response_headers,
+            "response_body": c.response_body,
+            "error": c.error,
+            "duration_ms": c.duration_ms,
+            "started_at": datetime.fromtimestamp(c.started_at, tz=UTC)
             if c.started_at
             else timezone.now(),
-        )
+        }
         for c in calls
     ]
 

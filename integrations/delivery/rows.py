@@ -387,13 +387,14 @@ def _insert_sql(
     return sql, fields
 
 
-def insert_statement(objs: Sequence[Model]) -> Statement:
-    """INSERT unsaved instances of one model in one statement (as bulk_create does, with
-    each field's defaults and conversions; their primary keys are not read back)."""
+def insert_statement(model: type[Model], rows: Sequence[Mapping[str, Any]]) -> Statement:
+    """INSERT `rows` of `model` in one statement, each a value for every column but the
+    primary key (by attname, e.g. "delivery_id"), converted as bulk_create converts
+    them. Plain values, not instances: making and reading an instance per row costs
+    more than its row's SQL (its primary key would not be read back anyway)."""
     db = _db()
-    sql, fields = _insert_sql(type(objs[0]), len(objs), db.vendor)
-    params = [f.get_db_prep_save(f.pre_save(obj, add=True), db) for obj in objs for f in fields]
-    return Statement(sql, params)
+    sql, fields = _insert_sql(model, len(rows), db.vendor)
+    return Statement(sql, [f.get_db_prep_save(row[f.attname], db) for row in rows for f in fields])
 
 
 __all__ = [
