@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from functools import cache
 
 from django.conf import settings
 from django.db.models import Q
@@ -33,7 +34,7 @@ def claimable(now: datetime) -> Q:
 def claim_statement(*, delivery_id: int, owner: str, now: datetime) -> Statement:
     """The claim's UPDATE and its arguments: `claimable(now)` in plain SQL (the engine's
     hot path, see .rows); the attempt is counted by the same UPDATE."""
-    at, status = prep(Delivery, "next_attempt_at", now), column(Delivery, "status")
+    at = prep(Delivery, "next_attempt_at", now)
     return update_statement(
         Delivery,
         {
@@ -41,13 +42,19 @@ def claim_statement(*, delivery_id: int, owner: str, now: datetime) -> Statement
             "lease_owner": owner,
             "lease_expires_at": now + timedelta(seconds=settings.DELIVERY_LEASE_SECONDS),
         },
-        where=(
-            f"{column(Delivery, 'id')} = %s AND (({status} = %s AND"
-            f" {column(Delivery, 'next_attempt_at')} <= %s) OR ({status} = %s AND"
-            f" {column(Delivery, 'lease_expires_at')} < %s))"
-        ),
+        where=_claimable_where(),
         params=[delivery_id, DeliveryStatus.PENDING, at, DeliveryStatus.IN_PROGRESS, at],
         increment=("attempt_count",),
+    )
+
+
+@cache
+def _claimable_where() -> str:
+    status = column(Delivery, "status")
+    return (
+        f"{column(Delivery, 'id')} = %s AND (({status} = %s AND"
+        f" {column(Delivery, 'next_attempt_at')} <= %s) OR ({status} = %s AND"
+        f" {column(Delivery, 'lease_expires_at')} < %s))"
     )
 
 

@@ -8,6 +8,7 @@ the outcome commit together (the outbox never loses a step).
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from django.db import transaction
@@ -140,6 +141,11 @@ def lead_finish_statement(*, lead_id: Any, now: datetime) -> Statement:
     return update_statement(
         Lead,
         {"status": LeadStatus.DONE, "finished_at": now},
-        where=f"{column(Lead, 'id')} = %s AND {column(Lead, 'stopped_at')} IS NULL",
+        where=_unstopped_lead(),
         params=[prep(Lead, "id", lead_id)],
     )
+
+
+@cache
+def _unstopped_lead() -> str:
+    return f"{column(Lead, 'id')} = %s AND {column(Lead, 'stopped_at')} IS NULL"

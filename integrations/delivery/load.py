@@ -19,7 +19,7 @@ from functools import cache
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import DEFAULT_DB_ALIAS, connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from reversion.models import Version
 
 from integrations.mapping.selectors import (
@@ -161,14 +161,15 @@ def _loaded(query: _Query, row: Sequence[Any]) -> Loaded:
         width = len(getattr(query, name))
         slices[name], at = tuple(row[at : at + width]), at + width
     filters_before, later_steps, earlier, revision_id = row[at:]
-    delivery: Delivery = query.delivery.instance(slices["delivery"])
-    lead: Lead = query.lead.instance(slices["lead"])
-    step: Step = query.step.instance(slices["step"])
-    flow: Flow = query.flow.instance(slices["flow"])
-    source: Source = query.source.instance(slices["source"])
+    db = connections[DEFAULT_DB_ALIAS]
+    delivery: Delivery = query.delivery.instance(slices["delivery"], db)
+    lead: Lead = query.lead.instance(slices["lead"], db)
+    step: Step = query.step.instance(slices["step"], db)
+    flow: Flow = query.flow.instance(slices["flow"], db)
+    source: Source = query.source.instance(slices["source"], db)
     account: Account | None = None
     if slices["account"][query.account.index("id")] is not None:
-        account = query.account.instance(slices["account"])
+        account = query.account.instance(slices["account"], db)
     step.flow = flow
     step.account = account
     if lead.flow_id == flow.pk:

@@ -100,8 +100,10 @@ class Columns:
     def index(self, attname: str) -> int:
         return self.attnames.index(attname)
 
-    def instance(self, raw: Sequence[Any]) -> Any:
-        values, db = list(raw), _db()
+    def instance(self, raw: Sequence[Any], db: Any = None) -> Any:
+        """The instance of one row's slice (`db`: the default connection, when the
+        caller has it at hand)."""
+        values, db = list(raw), db or _db()
         for i, converters, col in self._converters:
             for convert in converters:
                 values[i] = convert(values[i], col, db)
