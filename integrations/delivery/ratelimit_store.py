@@ -20,6 +20,7 @@ resets at 00:00 UTC) count calls in fixed windows aligned to the epoch.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -261,15 +262,24 @@ def _evalsha_at_once(script: Any, key: str, spec: str, meanwhile: Callable[[], N
             return None
         try:
             meanwhile()
-        finally:  # the answer is read even when `meanwhile` raised: nothing left unread
-            try:
-                answer = connection.read_response()
-            except redis.exceptions.NoScriptError:
-                answer = None
-            except (redis.ConnectionError, redis.TimeoutError):
-                connection.disconnect()
-                answer = None
-        return answer
+        except BaseException:
+            with contextlib.suppress(redis.RedisError):  # `meanwhile`'s error is the one
+                _answer(connection)  # read all the same: nothing is left unread
+            raise
+        return _answer(connection)
+
+
+def _answer(connection: Any) -> Any:
+    """The answer to the command sent on `connection` (see `_evalsha_at_once`)."""
+    import redis
+
+    try:
+        return connection.read_response()
+    except redis.exceptions.NoScriptError:
+        return None
+    except (redis.ConnectionError, redis.TimeoutError):
+        connection.disconnect()
+        return None
 
 
 @lru_cache(maxsize=4096)
