@@ -391,9 +391,10 @@ def _insert_sql(
 
 def insert_statement(model: type[Model], rows: Sequence[Mapping[str, Any]]) -> Statement:
     """INSERT `rows` of `model` in one statement, each a value for every column but the
-    primary key (by attname, e.g. "delivery_id"), converted as bulk_create converts
-    them. Plain values, not instances: making and reading an instance per row costs
-    more than its row's SQL (its primary key would not be read back anyway)."""
+    primary key (by attname, e.g. "delivery_id"), converted by each field as
+    bulk_create converts them (no field's `pre_save` runs: every value is given). Plain
+    values, not instances: making and reading an instance per row costs more than its
+    row's SQL (its primary key would not be read back anyway)."""
     db = _db()
     sql, fields = _insert_sql(model, len(rows), db.vendor)
     return Statement(sql, [f.get_db_prep_save(row[f.attname], db) for row in rows for f in fields])
