@@ -19,7 +19,7 @@ from functools import cache
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connection
 from reversion.models import Version
 
 from integrations.mapping.selectors import (
@@ -31,7 +31,7 @@ from integrations.mapping.selectors import (
 from integrations.models import Account, Delivery, Flow, Lead, Source, Step, StepKind
 
 from .claim import claim_statement
-from .rows import Columns, Statement, column, rows_batch, table
+from .rows import Columns, Statement, column, default_connection, rows_batch, table
 
 
 @dataclass(frozen=True)
@@ -161,7 +161,7 @@ def _loaded(query: _Query, row: Sequence[Any]) -> Loaded:
         width = len(getattr(query, name))
         slices[name], at = tuple(row[at : at + width]), at + width
     filters_before, later_steps, earlier, revision_id = row[at:]
-    db = connections[DEFAULT_DB_ALIAS]
+    db = default_connection()
     delivery: Delivery = query.delivery.instance(slices["delivery"], db)
     lead: Lead = query.lead.instance(slices["lead"], db)
     step: Step = query.step.instance(slices["step"], db)

@@ -60,7 +60,7 @@ def _field(model: type[Model], name: str) -> Field[Any, Any]:
     return field
 
 
-def _db() -> Any:
+def default_connection() -> Any:
     """The default database's connection itself: `django.db.connection` is a proxy that
     looks it up again at every attribute (a thread-local lookup), and the ORM's value
     conversions consult it several times per value."""
@@ -69,7 +69,7 @@ def _db() -> Any:
 
 def prep(model: type[Model], name: str, value: Any) -> Any:
     """`value` as the ORM would send it for field `name` of `model`."""
-    return _field(model, name).get_db_prep_save(value, _db())
+    return _field(model, name).get_db_prep_save(value, default_connection())
 
 
 class Columns:
@@ -100,10 +100,10 @@ class Columns:
     def index(self, attname: str) -> int:
         return self.attnames.index(attname)
 
-    def instance(self, raw: Sequence[Any], db: Any = None) -> Any:
-        """The instance of one row's slice (`db`: the default connection, when the
-        caller has it at hand)."""
-        values, db = list(raw), db or _db()
+    def instance(self, raw: Sequence[Any], db: Any) -> Any:
+        """The instance of one row's slice; `db` is `default_connection()`, looked up
+        once by the caller for all of a row's instances."""
+        values = list(raw)
         for i, converters, col in self._converters:
             for convert in converters:
                 values[i] = convert(values[i], col, db)
@@ -156,7 +156,7 @@ def update_statement(
 ) -> Statement:
     """UPDATE `model` SET values (and `increment`ed columns) WHERE `where` (SQL with %s
     for `params`, which must be prepared already, see `prep`)."""
-    names, db = tuple(values), _db()
+    names, db = tuple(values), default_connection()
     sql = _update_sql(model, names, increment, where, db.vendor)
     prepared = [_field(model, n).get_db_prep_save(values[n], db) for n in names]
     return Statement(sql, [*prepared, *params])
@@ -184,7 +184,7 @@ def rows_batch(statements: Sequence[Statement], *, durable: bool = True) -> list
     a transaction. A batch still in flight (`rows_send`) is answered first.
     """
     rows_settle()
-    db = _db()
+    db = default_connection()
     if db.vendor != "postgresql":
         with transaction.atomic(using=db.alias), db.cursor() as cursor:
             answers = []
@@ -259,7 +259,7 @@ def rows_send(statements: Sequence[Statement], *, durable: bool = True) -> Sent:
 
     The batch is in the database server's hands when this returns (its bytes are in
     the socket), so a worker killed right after still has it written."""
-    db = _db()
+    db = default_connection()
     if db.vendor != "postgresql" or db.in_atomic_block:
         return Sent(rows_batch(statements, durable=durable))
     rows_settle()
@@ -286,7 +286,7 @@ def rows_settle() -> None:
     `rows_send`). A failed batch raises here too, as Django's error."""
     if not _in_flight:
         return
-    db = _db()
+    db = default_connection()
     sent = _in_flight.pop(db.connection, None) if db.connection is not None else None
     if sent is None:
         return
@@ -395,7 +395,7 @@ def insert_statement(model: type[Model], rows: Sequence[Mapping[str, Any]]) -> S
     bulk_create converts them (no field's `pre_save` runs: every value is given). Plain
     values, not instances: making and reading an instance per row costs more than its
     row's SQL (its primary key would not be read back anyway)."""
-    db = _db()
+    db = default_connection()
     sql, fields = _insert_sql(model, len(rows), db.vendor)
     return Statement(sql, [f.get_db_prep_save(row[f.attname], db) for row in rows for f in fields])
 
@@ -407,6 +407,7 @@ __all__ = [
     "Sent",
     "Statement",
     "column",
+    "default_connection",
     "insert_statement",
     "prep",
     "quote",
