@@ -6,8 +6,10 @@ Stores COUNT leads of the flow without waking any worker, then works each delive
 this process with `delivery_attempt`, timing the whole call and, separately, the time
 spent inside HTTP requests (requests' `Session.send`), and counting the SQL statements
 each delivery runs and the CPU time it takes (in all, and outside HTTP), and a fixed
-pure-Python workload's time as the machine's speed of the moment (`reference_ms`).
-Prints one JSON line. `--profile FILE` also writes a cProfile of the measured
+pure-Python workload's time as the machine's speed of the moment (`reference_ms`), and
+what one round trip to PostgreSQL and to Redis costs on the machine at that moment,
+right after an idle wait as long as a CRM call of the run (`pg_round_trip_ms`,
+`redis_round_trip_ms`) and back to back (`*_hot_ms`). Prints one JSON line. `--profile FILE` also writes a cProfile of the measured
 deliveries to FILE (`python -m pstats FILE`).
 """
 
@@ -54,11 +56,12 @@ def main() -> None:
         Delivery.objects.filter(lead_id__in=leads).order_by("pk").values_list("pk", flat=True)
     )
 
-    in_http, in_http_cpu = 0.0, 0.0
+    in_http, in_http_cpu, http_calls = 0.0, 0.0, 0
     send = requests.Session.send
 
     def timed_send(self, *args, **kwargs):
-        nonlocal in_http, in_http_cpu
+        nonlocal in_http, in_http_cpu, http_calls
+        http_calls += 1
         started, cpu_started = time.perf_counter(), time.process_time()
         try:
             return send(self, *args, **kwargs)
@@ -69,7 +72,7 @@ def main() -> None:
     requests.Session.send = timed_send
     delivery_attempt(delivery_id=ids[0])  # warm-up: connections, caches
     reference = machine_reference_ms()
-    in_http, in_http_cpu, total, statements, cpu = 0.0, 0.0, 0.0, 0, 0.0
+    in_http, in_http_cpu, http_calls, total, statements, cpu = 0.0, 0.0, 0, 0.0, 0, 0.0
 
     def counted(execute, sql, params, many, context):
         nonlocal statements
@@ -94,6 +97,8 @@ def main() -> None:
         profiler.dump_stats(profile_to)
     done = Delivery.objects.filter(pk__in=ids[1:], outcome="success").count()
     measured = len(ids) - 1
+    calls = max(1, http_calls)
+    round_trips = machine_round_trips(idle=in_http / calls)
     print(
         json.dumps(
             {
@@ -109,6 +114,7 @@ def main() -> None:
                 "cpu_ms": cpu * 1000 / measured,
                 "overhead_cpu_ms": (cpu - in_http_cpu) * 1000 / measured,
                 "reference_ms": reference,
+                **round_trips,
             }
         )
     )
@@ -123,6 +129,40 @@ def machine_reference_ms() -> float:
     for i in range(1_000_000):
         total += i
     return (time.perf_counter() - started) * 1000
+
+
+def machine_round_trips(*, idle: float, rounds: int = 40) -> dict[str, float]:
+    """What a round trip costs on this machine at the moment, in ms (medians): a bare
+    `SELECT 1` on this process's database connection and a Redis PING on a connection
+    like the limiter's, each right after sleeping `idle` seconds (the mean CRM call of the
+    run: most of the engine's exchanges come right after a CRM answer, when PostgreSQL and
+    Redis have been idle as long) and back to back. A reference for the overhead, whose
+    every delivery waits on such exchanges in series: the claim and load, the first
+    call's reservation, each progress write's answer, the outcome's durable commit."""
+    import statistics
+
+    import redis
+    from django.conf import settings
+    from django.db import connection
+
+    connection.ensure_connection()
+    pg = connection.connection
+    client = redis.Redis.from_url(settings.RATELIMIT_REDIS_URL, single_connection_client=True)
+    exchanges = {"pg": lambda: pg.execute("SELECT 1").fetchone(), "redis": client.ping}
+    figures: dict[str, float] = {}
+    for name, exchange in exchanges.items():
+        exchange()
+        for label, pause in (("", idle), ("_hot", 0.0)):
+            times = []
+            for _ in range(rounds):
+                if pause:
+                    time.sleep(pause)
+                started = time.perf_counter()
+                exchange()
+                times.append((time.perf_counter() - started) * 1000)
+            figures[f"{name}_round_trip{label}_ms"] = statistics.median(times)
+    client.close()
+    return figures
 
 
 if __name__ == "__main__":
