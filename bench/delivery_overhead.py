@@ -9,8 +9,9 @@ each delivery runs and the CPU time it takes (in all, and outside HTTP), and a f
 pure-Python workload's time as the machine's speed of the moment (`reference_ms`), and
 what one round trip to PostgreSQL and to Redis costs on the machine at that moment,
 right after an idle wait as long as a CRM call of the run (`pg_round_trip_ms`,
-`redis_round_trip_ms`) and back to back (`*_hot_ms`). Prints one JSON line. `--profile FILE` also writes a cProfile of the measured
-deliveries to FILE (`python -m pstats FILE`).
+`redis_round_trip_ms`) and back to back (`*_hot_ms`). Prints one JSON line.
+`--profile FILE` also writes a cProfile of the measured deliveries to FILE
+(`python -m pstats FILE`).
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ itself and gives everything else to psycopg. `tests/delivery/test_literals.py` c
 value by value, that both spell every kind alike.
 
 The spellings (psycopg 3, text format, a UTF-8 connection):
-- NULL, true, false; an int as its digits, a negative one after a space;
+- NULL, true, false; an int as its digits, a negative one after a space (psycopg's
+  Int2, Int4, Int8 too, which Django makes of an integer field's value);
 - text in single quotes, each quote doubled; text with a backslash as E'...' after a
   space, each backslash doubled too (PQescapeLiteral,
   https://www.postgresql.org/docs/current/libpq-exec.html#LIBPQ-PQESCAPELITERAL);
@@ -27,6 +28,7 @@ from typing import Any
 
 from psycopg.adapt import Transformer
 from psycopg.types.json import Jsonb
+from psycopg.types.numeric import Int2, Int4, Int8
 
 
 def text_literal(text: str) -> bytes:
@@ -74,6 +76,9 @@ _WRITERS: dict[type, Callable[[Any], bytes | None]] = {
     type(None): lambda _: b"NULL",
     bool: lambda value: b"true" if value else b"false",
     int: _int,
+    Int2: _int,
+    Int4: _int,
+    Int8: _int,
     str: _text,
     datetime: _datetime,
     date: _date,

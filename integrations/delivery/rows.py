@@ -4,8 +4,9 @@ A delivery is a handful of statements (claim, load, record). Through the ORM eac
 spends more time in Python building its SQL (0.5-3 ms under load) than the database
 spends running it, so the engine writes these few statements itself, from the models'
 own metadata (table and column names, and each field's conversions to and from the
-database), and reuses the text: values still go through `Field.get_db_prep_save` and
-come back through the converters the ORM's compiler would apply, so what is stored
+database), and reuses the text: values still go through `Field.get_db_prep_save` (or
+its short way for the common kinds, `saver`, which gives the same values) and come
+back through the converters the ORM's compiler would apply, so what is stored
 and read is exactly what the ORM would store and read, on PostgreSQL and SQLite alike.
 
 A delivery's statements go out in few round trips: the claim with its reads, each
@@ -27,11 +28,12 @@ import select
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, models, transaction
 from django.db.models import Field, Model
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
@@ -69,7 +71,60 @@ def default_connection() -> Any:
 
 def prep(model: type[Model], name: str, value: Any) -> Any:
     """`value` as the ORM would send it for field `name` of `model`."""
-    return _field(model, name).get_db_prep_save(value, default_connection())
+    return saver(_field(model, name))(value, default_connection())
+
+
+Saver = Callable[[Any, Any], Any]
+
+
+@cache
+def saver(field: Field[Any, Any]) -> Saver:
+    """`field.get_db_prep_save` as a function of (value, connection), with a short way
+    for the kinds of value the engine writes most: for those, Django's generic layers
+    (expression and lazy-string checks, `to_python`) hand the value through unchanged,
+    so only the backend's own adaptation is left, called as Django calls it (see
+    django.db.models.fields: CharField, IntegerField, BooleanField, DateTimeField and
+    JSONField's get_db_prep_value). By exact field class: a subclass (an encrypted
+    text field) may convert otherwise. `tests/delivery/test_rows_prep.py` checks that
+    both ways give the same value."""
+    save = field.get_db_prep_save
+    kind = type(field)
+    if kind in _TEXT_FIELDS:
+        return lambda value, db: value if type(value) is str else save(value, db)
+    if kind in _INTEGER_FIELDS:
+        internal = field.get_internal_type()
+        return lambda value, db: (
+            db.ops.adapt_integerfield_value(value, internal)
+            if type(value) is int
+            else save(value, db)
+        )
+    if kind is models.BooleanField:
+        return lambda value, db: value if type(value) is bool else save(value, db)
+    if kind is models.DateTimeField:  # aware: no naive-datetime conversion to make
+        return lambda value, db: (
+            db.ops.adapt_datetimefield_value(value)
+            if type(value) is datetime and value.tzinfo is not None
+            else save(value, db)
+        )
+    if kind is models.JSONField:
+        encoder = field.encoder  # type: ignore[attr-defined]
+        return lambda value, db: (
+            db.ops.adapt_json_value(value, encoder)
+            if type(value) in (dict, list)
+            else save(value, db)
+        )
+    return save
+
+
+_TEXT_FIELDS = (models.CharField, models.TextField)
+_INTEGER_FIELDS = (
+    models.IntegerField,
+    models.BigIntegerField,
+    models.SmallIntegerField,
+    models.PositiveIntegerField,
+    models.PositiveBigIntegerField,
+    models.PositiveSmallIntegerField,
+)
 
 
 class Columns:
@@ -158,7 +213,7 @@ def update_statement(
     for `params`, which must be prepared already, see `prep`)."""
     names, db = tuple(values), default_connection()
     sql = _update_sql(model, names, increment, where, db.vendor)
-    prepared = [_field(model, n).get_db_prep_save(values[n], db) for n in names]
+    prepared = [saver(_field(model, n))(values[n], db) for n in names]
     return Statement(sql, [*prepared, *params])
 
 
@@ -379,14 +434,14 @@ def rows_update(
 @cache
 def _insert_sql(
     model: type[Model], rows: int, vendor: str
-) -> tuple[str, tuple[Field[Any, Any], ...]]:
+) -> tuple[str, tuple[tuple[str, Saver], ...]]:
     fields = tuple(f for f in model._meta.concrete_fields if not f.primary_key)
     one = f"({', '.join(['%s'] * len(fields))})"
     sql = (
         f"INSERT INTO {table(model)} ({', '.join(quote(f.column) for f in fields)})"  # noqa: S608
         f" VALUES {', '.join([one] * rows)}"
     )
-    return sql, fields
+    return sql, tuple((f.attname, saver(f)) for f in fields)
 
 
 def insert_statement(model: type[Model], rows: Sequence[Mapping[str, Any]]) -> Statement:
@@ -396,8 +451,8 @@ def insert_statement(model: type[Model], rows: Sequence[Mapping[str, Any]]) -> S
     values, not instances: making and reading an instance per row costs more than its
     row's SQL (its primary key would not be read back anyway)."""
     db = default_connection()
-    sql, fields = _insert_sql(model, len(rows), db.vendor)
-    return Statement(sql, [f.get_db_prep_save(row[f.attname], db) for row in rows for f in fields])
+    sql, savers = _insert_sql(model, len(rows), db.vendor)
+    return Statement(sql, [save(row[name], db) for row in rows for name, save in savers])
 
 
 __all__ = [
@@ -415,6 +470,7 @@ __all__ = [
     "rows_send",
     "rows_settle",
     "rows_update",
+    "saver",
     "table",
     "update_statement",
 ]

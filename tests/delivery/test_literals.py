@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from psycopg.adapt import Transformer
 from psycopg.types.json import Jsonb
+from psycopg.types.numeric import Int2, Int4, Int8
 
 from integrations.delivery.literals import Literals
 from integrations.models import DeliveryStatus, Outcome
@@ -43,6 +44,10 @@ values = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(2**80), max_value=2**80),
+    # Django's integer fields hand psycopg's wrappers (Int4 for an IntegerField...).
+    st.builds(Int2, st.integers(min_value=-(2**15), max_value=2**15 - 1)),
+    st.builds(Int4, st.integers(min_value=-(2**31), max_value=2**31 - 1)),
+    st.builds(Int8, st.integers(min_value=-(2**63), max_value=2**63 - 1)),
     st.text(),  # any text: quotes, backslashes, NUL, other scripts, surrogates excluded
     st.datetimes(timezones=st.just(UTC)),
     st.datetimes(),  # naive: psycopg's own spelling
@@ -63,6 +68,7 @@ values = st.one_of(
 @example(value="C:\\temp\\it's")
 @example(value="a\x00b")
 @example(value=-1)
+@example(value=Int4(-7))
 @example(value=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
 @example(value=Jsonb({"note": "l'été \\ \u00e9"}, dumps=json.dumps))
 @settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -89,6 +95,8 @@ def _outcome(write, value):
         "émoji 🎉 and 中文",
         -42,
         10**20,
+        Int4(-42),
+        Int8(2**40),
         True,
         None,
         datetime(2026, 12, 3, 6, 25, 25, 123456, tzinfo=UTC),
