@@ -170,18 +170,16 @@ def _loaded(query: _Query, row: Sequence[Any]) -> Loaded:
     account: Account | None = None
     if slices["account"][query.account.index("id")] is not None:
         account = query.account.instance(slices["account"], db)
-    step.flow = flow
-    step.account = account
+    # Attached as select_related attaches them (the related object's cache), the ids
+    # being those of the same row already.
+    _attach(Step, "flow", step, flow)
+    _attach(Step, "account", step, account)
     if lead.flow_id == flow.pk:
-        lead.flow = flow
-    lead.source = source
-    delivery.lead = lead
-    delivery.step = step
-    stamp = (
-        *(slices["step"][query.step.index(n)] for n in STEP_CONFIG_COLUMNS),
-        *(slices["flow"][query.flow.index(n)] for n in FLOW_CONFIG_COLUMNS),
-        *(slices["account"][query.account.index(n)] for n in ACCOUNT_CONFIG_COLUMNS),
-    )
+        _attach(Lead, "flow", lead, flow)
+    _attach(Lead, "source", lead, source)
+    _attach(Delivery, "lead", delivery, lead)
+    _attach(Delivery, "step", delivery, step)
+    stamp = tuple(slices[part][i] for part, i in _stamp_columns(query))
     return Loaded(
         delivery=delivery,
         filters_before=bool(filters_before),
@@ -189,6 +187,20 @@ def _loaded(query: _Query, row: Sequence[Any]) -> Loaded:
         earlier_outcomes=bool(earlier),
         revision_id=revision_id,
         config_stamp=stamp,
+    )
+
+
+def _attach(model: type[Any], name: str, instance: Any, related: Any) -> None:
+    model._meta.get_field(name).set_cached_value(instance, related)
+
+
+@cache
+def _stamp_columns(query: _Query) -> tuple[tuple[str, int], ...]:
+    """Where the config stamp's values are in a row's slices (see Loaded)."""
+    return (
+        *(("step", query.step.index(n)) for n in STEP_CONFIG_COLUMNS),
+        *(("flow", query.flow.index(n)) for n in FLOW_CONFIG_COLUMNS),
+        *(("account", query.account.index(n)) for n in ACCOUNT_CONFIG_COLUMNS),
     )
 
 

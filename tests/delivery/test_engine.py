@@ -13,6 +13,7 @@ import pytest
 import requests
 import responses
 from django.db import IntegrityError, connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from integrations.delivery.claim import delivery_claim
@@ -283,14 +284,16 @@ def test_a_loaded_delivery_is_what_the_orm_would_load(create_step):
     orm = Delivery.objects.select_related("lead__source", "step__flow", "step__account").get(
         pk=delivery.pk
     )
-    pairs = [
-        (loaded.delivery, orm),
-        (loaded.delivery.lead, orm.lead),
-        (loaded.delivery.lead.source, orm.lead.source),
-        (loaded.delivery.step, orm.step),
-        (loaded.delivery.step.flow, orm.step.flow),
-        (loaded.delivery.step.account, orm.step.account),
-    ]
+    with CaptureQueriesContext(connection) as reads:  # all attached: no query
+        pairs = [
+            (loaded.delivery, orm),
+            (loaded.delivery.lead, orm.lead),
+            (loaded.delivery.lead.source, orm.lead.source),
+            (loaded.delivery.step, orm.step),
+            (loaded.delivery.step.flow, orm.step.flow),
+            (loaded.delivery.step.account, orm.step.account),
+        ]
+    assert reads.captured_queries == []
     for made, expected in pairs:
         for field in type(expected)._meta.concrete_fields:
             if field.attname == "payload":
