@@ -37,6 +37,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, 
 from django.db.models import Field, Model
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
+from psycopg.adapt import Transformer
 from psycopg.errors import error_from_result
 from psycopg.pq import ExecStatus
 
@@ -235,8 +236,11 @@ def rows_batch(statements: Sequence[Statement], *, durable: bool = True) -> list
     Python's work is one execute instead of one per statement. PostgreSQL runs such a
     query as one transaction when none is open (https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-MULTI-STATEMENT),
     and `durable=False` commits it asynchronously (ASYNC_COMMIT). Each statement is
-    prepared once per connection (see `_executable`). Elsewhere they run one by one in
-    a transaction. A batch still in flight (`rows_send`) is answered first.
+    prepared once per connection (see `_executable`). In autocommit mode the query goes
+    out and is answered through libpq's calls (`_send`, `_answers`), as `rows_send`'s
+    do, rather than through a cursor, whose Python costs more than loading the batch's
+    rows; inside a transaction, through Django's cursor, which begins it. Elsewhere they
+    run one by one in a transaction. A batch still in flight (`rows_send`) is answered first.
     """
     rows_settle()
     db = default_connection()
@@ -249,7 +253,10 @@ def rows_batch(statements: Sequence[Statement], *, durable: bool = True) -> list
                 answers.append(Answer(cursor.rowcount, rows))
             return answers
     query = _batch_query(db, statements, durable=durable)
-    with db.cursor() as cursor:
+    if db.get_autocommit():
+        _send(db, query)
+        return _answers(db, durable=durable)
+    with db.cursor() as cursor:  # in a transaction: psycopg's cursor begins it if need be
         cursor.execute(query)
         raw = cursor.cursor  # psycopg's own: its answers, one per statement
         with db.wrap_database_errors:
@@ -287,8 +294,9 @@ class Sent:
     """A batch of writes sent by `rows_send`: `answers()` waits for the database's
     answers (at once if they came already) and raises what the batch raised."""
 
-    def __init__(self, answers: list[Answer] | None = None) -> None:
+    def __init__(self, answers: list[Answer] | None = None, *, durable: bool = True) -> None:
         self._answers = answers
+        self.durable = durable  # False: its query opens with ASYNC_COMMIT, answered first
         self._error: BaseException | None = None
 
     def answers(self) -> list[Answer]:
@@ -318,7 +326,16 @@ def rows_send(statements: Sequence[Statement], *, durable: bool = True) -> Sent:
     if db.vendor != "postgresql" or db.in_atomic_block:
         return Sent(rows_batch(statements, durable=durable))
     rows_settle()
-    query = _batch_query(db, statements, durable=durable)
+    _send(db, _batch_query(db, statements, durable=durable))
+    sent = Sent(durable=durable)
+    _in_flight[db.connection] = sent
+    return sent
+
+
+def _send(db: Any, query: bytes) -> None:
+    """Hand `query` to the database (PostgreSQL) without waiting for its answers,
+    through the connection's execute wrappers as Django runs any query, and in its
+    query log when that is kept (DEBUG)."""
     pgconn = db.connection.pgconn
 
     def send(sql: bytes, *_: Any) -> None:
@@ -328,12 +345,11 @@ def rows_send(statements: Sequence[Statement], *, durable: bool = True) -> Sent:
                 _wait(pgconn.socket, select.POLLOUT)
 
     execute: Callable[..., None] = send
-    for wrapper in reversed(db.execute_wrappers):  # as Django runs any query
+    for wrapper in reversed(db.execute_wrappers):
         execute = functools.partial(wrapper, execute)
     execute(query, None, False, {"connection": db, "cursor": None})
-    sent = Sent()
-    _in_flight[db.connection] = sent
-    return sent
+    if db.queries_logged:
+        db.queries_log.append({"sql": query.decode(errors="replace"), "time": "0.000"})
 
 
 def rows_settle() -> None:
@@ -345,6 +361,17 @@ def rows_settle() -> None:
     sent = _in_flight.pop(db.connection, None) if db.connection is not None else None
     if sent is None:
         return
+    try:
+        sent._answers = _answers(db, durable=sent.durable)
+    except BaseException as exc:
+        sent._error = exc  # as `answers()` raises it again
+        raise
+
+
+def _answers(db: Any, *, durable: bool) -> list[Answer]:
+    """The answers of the batch sent on `db` (see `_send`), one per statement, with
+    the rows of those that return rows (loaded as psycopg's cursor loads them, by the
+    connection's own loaders). A failed batch raises Django's error."""
     raw = db.connection
     try:
         with db.wrap_database_errors:
@@ -353,12 +380,18 @@ def rows_settle() -> None:
             if failed is not None:
                 raise error_from_result(failed, encoding=raw.info.encoding)
     except BaseException as exc:
-        sent._error = exc  # Django's error, as `answers()` raises it again
         if not isinstance(exc, DatabaseError):  # interrupted mid-answer (a time limit):
             db.close()  # what is left unread would trip the next query; reconnect instead
         raise
-    commands = [r for r in results if r.command_status != b"SET"]
-    sent._answers = [Answer(r.command_tuples or 0, []) for r in commands]
+    answers = []
+    for result in results if durable else results[1:]:  # past SET LOCAL's answer
+        if result.status == ExecStatus.TUPLES_OK:
+            loader = Transformer.from_context(raw)
+            loader.set_pgresult(result)
+            answers.append(Answer(result.ntuples, loader.load_rows(0, result.ntuples, tuple)))
+        else:
+            answers.append(Answer(result.command_tuples or 0, []))
+    return answers
 
 
 def _results(pgconn: Any) -> list[Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 import responses
 from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from integrations.delivery.engine import delivery_attempt
 from integrations.delivery.rows import (
@@ -184,3 +185,42 @@ def test_a_wait_for_answers_cut_short_leaves_a_connection_that_works(
         sent.answers()
     assert connection.connection is None
     assert Delivery.objects.filter(pk=tagged_delivery.pk).exists()
+
+
+def test_a_batch_in_a_transaction_is_undone_with_it(tagged_delivery):
+    """Inside a transaction a batch is part of it (psycopg's cursor begins it), not a
+    transaction of its own: it is rolled back with the rest."""
+
+    class Undo(Exception):
+        pass
+
+    rows_batch([written(tagged_delivery.pk, "")])  # prepared already: nothing else begins it
+    with pytest.raises(Undo), transaction.atomic():
+        rows_batch([written(tagged_delivery.pk, "undone with the transaction")])
+        raise Undo
+    tagged_delivery.refresh_from_db()
+    assert tagged_delivery.reason == ""
+
+
+def test_a_batch_that_fails_raises_django_s_error_and_leaves_the_connection_usable(
+    tagged_delivery,
+):
+    breaks = update_statement(
+        Delivery,
+        {"lead": None},
+        where=f"{column(Delivery, 'id')} = %s",
+        params=[tagged_delivery.pk],
+    )
+    with pytest.raises(IntegrityError):
+        rows_batch([written(tagged_delivery.pk, "undone"), breaks])
+    tagged_delivery.refresh_from_db()
+    assert tagged_delivery.reason == ""
+
+
+def test_batches_are_in_django_s_query_log(postgresql, tagged_delivery):
+    with CaptureQueriesContext(connection) as log:
+        rows_batch([written(tagged_delivery.pk, "logged")])
+        rows_send([written(tagged_delivery.pk, "logged too")]).answers()
+    logged = [q["sql"] for q in log.captured_queries if not q["sql"].startswith("PREPARE")]
+    assert len(logged) == 2
+    assert "'logged'" in logged[0] and "'logged too'" in logged[1]
