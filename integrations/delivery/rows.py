@@ -335,7 +335,7 @@ def rows_send(statements: Sequence[Statement], *, durable: bool = True) -> Sent:
 def _send(db: Any, query: bytes) -> None:
     """Hand `query` to the database (PostgreSQL) without waiting for its answers,
     through the connection's execute wrappers as Django runs any query, and in its
-    query log when that is kept (DEBUG)."""
+    query log when that is kept (DEBUG; with no time, its answer being read later)."""
     pgconn = db.connection.pgconn
 
     def send(sql: bytes, *_: Any) -> None:
