@@ -54,7 +54,7 @@ from .load import Loaded, delivery_claim_load
 from .progress import delivery_operations, lease_checked, lease_held, lease_lost
 from .ratelimit import account_gate
 from .retry import may_retry, next_attempt_at, retry_delay_seconds, retry_schedule
-from .rows import Statement, insert_statement, rows_batch, rows_send, update_statement
+from .rows import Statement, insert_statement, rows_batch, update_statement
 
 log = logging.getLogger(__name__)
 
@@ -240,14 +240,12 @@ def _write_outcome(
 
     On PostgreSQL outside a transaction, when no next step is to be decided (the common
     case), this is one round trip: the batch runs as one transaction, and its first
-    write, the delivery's UPDATE, fails it when the lease was lost (`lease_checked`). It
-    returns no rows, so it goes through libpq's calls directly (`rows_send`, answered at
-    once) rather than a cursor.
+    write, the delivery's UPDATE, fails it when the lease was lost (`lease_checked`).
     Elsewhere, a transaction in which that UPDATE's count tells."""
     delivery = work.delivery
     if not advance and connection.vendor == "postgresql" and not connection.in_atomic_block:
         try:
-            rows_send([lease_checked(statements[0]), *statements[1:]]).answers()
+            rows_batch([lease_checked(statements[0]), *statements[1:]])
         except DataError as exc:
             if not lease_lost(exc):
                 raise
