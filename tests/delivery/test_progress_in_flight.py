@@ -49,6 +49,13 @@ def tagged_delivery() -> Delivery:
     return accept_lead(flow, {"email": "ann@example.com"}, enqueue=False).deliveries.get()
 
 
+def lead_removed(delivery_id: int) -> Statement:
+    """A write the database refuses: a delivery's lead is required."""
+    return update_statement(
+        Delivery, {"lead": None}, where=f"{column(Delivery, 'id')} = %s", params=[delivery_id]
+    )
+
+
 def written(delivery_id: int, reason: str) -> Statement:
     return update_statement(
         Delivery, {"reason": reason}, where=f"{column(Delivery, 'id')} = %s", params=[delivery_id]
@@ -135,12 +142,7 @@ def test_a_sent_batch_is_answered_before_the_connection_runs_anything_else(
 def test_a_sent_batch_that_fails_raises_django_s_error_and_leaves_the_connection_usable(
     postgresql, tagged_delivery
 ):
-    breaks = update_statement(
-        Delivery,
-        {"lead": None},
-        where=f"{column(Delivery, 'id')} = %s",
-        params=[tagged_delivery.pk],
-    )
+    breaks = lead_removed(tagged_delivery.pk)
     sent = rows_send([written(tagged_delivery.pk, "undone"), breaks])
     with pytest.raises(IntegrityError):  # the lead is required
         rows_settle()
@@ -153,12 +155,7 @@ def test_a_sent_batch_that_fails_raises_django_s_error_and_leaves_the_connection
 def test_inside_a_transaction_a_batch_runs_at_once(tagged_delivery):
     """In a transaction (and on SQLite) nothing is left in flight: the batch runs before
     rows_send returns, and fails there."""
-    breaks = update_statement(
-        Delivery,
-        {"lead": None},
-        where=f"{column(Delivery, 'id')} = %s",
-        params=[tagged_delivery.pk],
-    )
+    breaks = lead_removed(tagged_delivery.pk)
     with pytest.raises(IntegrityError), transaction.atomic():
         rows_send([breaks])
     with transaction.atomic():
@@ -205,12 +202,7 @@ def test_a_batch_in_a_transaction_is_undone_with_it(tagged_delivery):
 def test_a_batch_that_fails_raises_django_s_error_and_leaves_the_connection_usable(
     tagged_delivery,
 ):
-    breaks = update_statement(
-        Delivery,
-        {"lead": None},
-        where=f"{column(Delivery, 'id')} = %s",
-        params=[tagged_delivery.pk],
-    )
+    breaks = lead_removed(tagged_delivery.pk)
     with pytest.raises(IntegrityError):
         rows_batch([written(tagged_delivery.pk, "undone"), breaks])
     tagged_delivery.refresh_from_db()
