@@ -69,6 +69,7 @@ def delivery_operations(*, delivery: Delivery, owner: str) -> Operations:
     def save(state: dict[str, Any]) -> None:
         nonlocal in_flight
         settle()
+        marked = _marks_a_call(saved=delivery.progress, state=state)
         in_flight = rows_send(
             [
                 update_statement(
@@ -78,9 +79,10 @@ def delivery_operations(*, delivery: Delivery, owner: str) -> Operations:
                     params=[delivery.pk, owner, DeliveryStatus.IN_PROGRESS],
                 )
             ],
-            # Lost with the database server, the progress only means a repeated
-            # (idempotent) call; the outcome is recorded durably (see .rows).
-            durable=False,
+            # Lost with the database server, a result only means a repeated
+            # (idempotent) call; a sent mark must not be lost (see _marks_a_call), nor
+            # the outcome, which is recorded durably (see .rows).
+            durable=marked,
         )
         delivery.progress = state
 
@@ -93,3 +95,15 @@ def delivery_operations(*, delivery: Delivery, owner: str) -> Operations:
             raise CrmError("lease lost", retryable=True)
 
     return Operations(delivery.progress, save=save, settle=settle)
+
+
+def _marks_a_call(*, saved: dict[str, Any], state: dict[str, Any]) -> bool:
+    """Whether `state` marks an operation as sent that `saved` (the last state written)
+    did not: it goes ahead of a call that must not be repeated blindly (a create, a
+    note), which a retry looks for before making it again only because of that mark.
+    Such a write commits durably, and its answer is read before the call goes out, so
+    the mark survives even a crash of the database server; the other progress writes
+    commit asynchronously (a database crash that loses one costs a repeated,
+    idempotent call)."""
+    before = saved.get("sent") if isinstance(saved, dict) else None
+    return bool(set(state.get("sent") or ()) - set(before or ()))

@@ -223,8 +223,8 @@ def update_statement(
 # every other session at once and a crash of a worker loses nothing; only a crash of
 # the database server itself may lose the last fraction of a second of such commits,
 # never the database's consistency. The engine uses it for writes whose loss costs no
-# more than a repeated, idempotent CRM call (the claim, the progress between calls);
-# the outcome always commits durably.
+# more than a repeated, idempotent CRM call (the claim, the results saved between
+# calls); a call's sent mark and the outcome always commit durably.
 ASYNC_COMMIT = "SET LOCAL synchronous_commit TO OFF"
 
 

@@ -9,6 +9,9 @@ Django's error, and nothing else that uses the connection meanwhile trips over i
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 import responses
 from django.db import IntegrityError, connection, transaction
@@ -16,6 +19,7 @@ from django.test.utils import CaptureQueriesContext
 
 from integrations.delivery.engine import delivery_attempt
 from integrations.delivery.rows import (
+    ASYNC_COMMIT,
     Statement,
     column,
     rows_batch,
@@ -216,3 +220,36 @@ def test_batches_are_in_django_s_query_log(postgresql, tagged_delivery):
     logged = [q["sql"] for q in log.captured_queries if not q["sql"].startswith("PREPARE")]
     assert len(logged) == 2
     assert "'logged'" in logged[0] and "'logged too'" in logged[1]
+
+
+@responses.activate
+def test_a_sent_mark_commits_durably_and_a_completed_result_does_not(postgresql):
+    """A note is not repeated blindly: a retry looks for it first, but only because
+    its sent mark says that an earlier try may have added it. The write that carries
+    the mark commits durably (answered before the note goes out), so the mark survives
+    even a crash of the database server; a completed result, whose loss costs no more
+    than an idempotent call made again, commits asynchronously."""
+    flow, _, _ = flow_with_step(tags=[100])
+    delivery = accept_lead(
+        flow, {"email": "ann@example.com", "comments": "Hi"}, enqueue=False
+    ).deliveries.get()
+    responses.put(CONTACTS, json=UPSERTED, status=201)
+    responses.post(f"{BASE}/rest/v1/notes", json={"id": 9})
+    responses.post(f"{CONTACTS}/5/tags", json={"100": "SUCCESS"})
+    with CaptureQueriesContext(connection) as log:
+        delivery_attempt(delivery_id=delivery.pk)
+
+    progress_writes = [
+        (commit_of(sql), sorted(state["done"]), state["sent"])
+        for sql in (q["sql"] for q in log.captured_queries)
+        for state in map(json.loads, re.findall(r"'(\{\"done\".*?\})'::jsonb", sql))
+    ]
+    assert progress_writes == [
+        ("durable", ["contact"], ["note"]),  # answered before the note goes out
+        ("async", ["contact", "note"], []),
+        ("durable", ["contact", "note", "tags"], []),  # with the outcome
+    ]
+
+
+def commit_of(batch: str) -> str:
+    return "async" if batch.startswith(ASYNC_COMMIT) else "durable"
