@@ -10,9 +10,9 @@ database: the claim, the delivery with everything it reads and the step's
 configuration rows (one batch, committed asynchronously; see
 integrations.delivery.load; the StepConfig itself is cached per process, see
 integrations.mapping.selectors), a progress UPDATE before each CRM call that follows a
-change (asynchronous too, unless it marks a create or a note as sent, and sent
-without waiting: its answer is read just before the next call goes out), and the
-outcome, durably: the delivery's UPDATE (with the
+change (asynchronous too, unless it marks as sent a call that must not be repeated
+blindly, such as a create or a note, and sent without waiting: its answer is read
+just before the next call goes out), and the outcome, durably: the delivery's UPDATE (with the
 last progress and the step's version), its attempts' INSERT, the counter's upsert and
 the lead's end, in one batch that is one transaction (a transaction of its own when
 the flow's next step is to be started with it). On PostgreSQL a batch is one round
