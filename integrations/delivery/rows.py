@@ -383,10 +383,12 @@ def _answers(db: Any, *, durable: bool) -> list[Answer]:
         if not isinstance(exc, DatabaseError):  # interrupted mid-answer (a time limit):
             db.close()  # what is left unread would trip the next query; reconnect instead
         raise
-    answers = []
+    answers, loader = [], None
     for result in results if durable else results[1:]:  # past SET LOCAL's answer
         if result.status == ExecStatus.TUPLES_OK:
-            loader = Transformer.from_context(raw)
+            # One loader for every result of the batch, as psycopg's cursor keeps one
+            # across its results (set_pgresult per result).
+            loader = loader or Transformer.from_context(raw)
             loader.set_pgresult(result)
             answers.append(Answer(result.ntuples, loader.load_rows(0, result.ntuples, tuple)))
         else:
