@@ -121,16 +121,21 @@ def sandbox_warm_up(base_url: str, *, workers: int) -> None:
 
 def seed(env: dict[str, str], *, limits: dict[str, dict[str, int | None]]) -> dict[str, int]:
     """Migrate, run demo_seed, set the demo accounts' limits ({"keap": {...}, "highlevel":
-    {...}}: rate_limit_per_second/minute/day). Returns {"keap": flow id, "highlevel": ...}."""
+    {...}}: rate_limit_per_second/minute/day). Returns {"keap": flow id, "highlevel": ...}.
+    Only the demo's flows and accounts are read and changed: the database is shared with
+    the intake benchmark, whose own flow and account it leaves alone."""
     run_python(env, "manage.py", "migrate", "--noinput", "-v", "0", timeout=300)
     run_python(env, "manage.py", "demo_seed")
     code = (
         "import django, json, sys; django.setup()\n"
-        "from integrations.models import Account, Flow, Recipient\n"
+        "from integrations.management.commands.demo_seed import DEMO_FLOWS\n"
+        "from integrations.models import Account, Flow, Recipient, Step\n"
         "limits = json.loads(sys.argv[1])\n"
+        "demo = {recipient: name for name, recipient, _ in DEMO_FLOWS}\n"
+        "steps = Step.objects.filter(flow__name__in=demo.values())\n"
         "for crm, fields in limits.items():\n"
-        "    Account.objects.filter(crm=crm).update(**fields)\n"
-        "flows = {r: Flow.objects.get(steps__recipient=r).pk for r in"
+        "    Account.objects.filter(crm=crm, pk__in=steps.values('account')).update(**fields)\n"
+        "flows = {r: Flow.objects.get(name=demo[r]).pk for r in"
         " (Recipient.KEAP_REST, Recipient.HIGHLEVEL)}\n"
         "print(json.dumps({'keap': flows['keap_rest'], 'highlevel': flows['highlevel']}))\n"
     )
