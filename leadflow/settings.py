@@ -217,6 +217,12 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes every database connection before and after each task
+# unless this is set, and then only every this many tasks (celery.fixups.django;
+# celery/celery#9824 explains why it stopped honouring CONN_MAX_AGE). The worker's tasks
+# get Django's per-request handling instead (leadflow.celery), which keeps a connection
+# for CONN_MAX_AGE and replaces one that failed.
+CELERY_DB_REUSE_MAX = 1000
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing happens after the lead is committed; if the broker is down, give up fast
 # (the sweeper enqueues the delivery later) rather than hold the intake request.
