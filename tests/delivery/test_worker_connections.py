@@ -38,18 +38,17 @@ def kept_for_a_minute():
 
 def as_task(body, *, eager=False):
     """Run `body` between the signals a worker sends around a task."""
-    task = deliver
-    task.push_request(is_eager=eager)
+    deliver.push_request(is_eager=eager)
     try:
-        signals.task_prerun.send(sender=task, task_id="t", task=task, args=(), kwargs={})
+        signals.task_prerun.send(sender=deliver, task_id="t", task=deliver, args=(), kwargs={})
         try:
             return body()
         finally:
             signals.task_postrun.send(
-                sender=task, task_id="t", task=task, args=(), kwargs={}, retval=None
+                sender=deliver, task_id="t", task=deliver, args=(), kwargs={}, retval=None
             )
     finally:
-        task.pop_request()
+        deliver.pop_request()
 
 
 def db_connection():
